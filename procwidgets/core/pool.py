@@ -1,0 +1,518 @@
+"""`ProcessPool`: the one owner of OS processes. Dispatch, limits, cancel, pause, timeout, retries.
+
+Dispatch is event-driven: `_dispatch` runs when something could free or fill a slot (a submit, a
+job's end, a raised limit, a resume), asks the scheduler which job is next, and starts it at
+once. There is no polling loop and no tick. All pool state changes on the engine thread; the
+public methods are safe to call from any thread (a notebook cell, a widget callback, a script).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import concurrent.futures
+import itertools
+import os
+import signal
+import threading
+import time
+import warnings
+import weakref
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from .engine import Engine
+from .events import Event, EventBus, JobEvent, PoolEvent
+from .job import Job, JobState
+from .process import LineReader, describe_spawn_error, group_alive, signal_group, spawn, watch_exit
+from .scheduler import Policy, Scheduler
+from .spec import check_count, check_int, check_positive_seconds, make_spec
+from .watchdog import Watchdog
+
+__all__ = ["ProcessPool"]
+
+QUEUED, RUNNING, PAUSED = JobState.QUEUED, JobState.RUNNING, JobState.PAUSED
+SUCCEEDED, FAILED, TIMED_OUT, CANCELLED = JobState.SUCCEEDED, JobState.FAILED, JobState.TIMED_OUT, JobState.CANCELLED
+
+_live_pools: weakref.WeakSet[ProcessPool] = weakref.WeakSet()
+
+
+class _Run:
+    """One running attempt of a job: its process and the handles the pool keeps on it."""
+
+    __slots__ = ("proc", "pgid", "exit", "readers", "kill_reason", "kill_started", "kill_timer",
+                 "killed_hard", "timer", "time_left", "task")
+
+    def __init__(self, proc: Any) -> None:
+        self.proc = proc
+        self.pgid: int = proc.pid  # the job leads its own session, so its pgid is its pid
+        self.kill_reason: str | None = None  # "cancel", "timeout" or "shutdown" once a kill began
+        self.kill_started = 0.0
+        self.kill_timer: asyncio.TimerHandle | None = None
+        self.killed_hard = False
+        self.timer: asyncio.TimerHandle | None = None
+        self.time_left: float | None = None
+
+
+class ProcessPool:
+    """Runs submitted commands as subprocesses, at most `max_workers` at a time.
+
+    `policy` is "priority" (default: higher first, FIFO among equals), "fifo", "aging", or a
+    `Policy` object such as `AgingPolicy(rate=0.5)`. `kill_grace` is the seconds between TERM and
+    KILL. `tail_lines` bounds each job's in-memory output. `store=None` keeps everything in memory.
+    """
+
+    def __init__(self, max_workers: int | None = None, *, policy: str | Policy = "priority",
+                 store: Any = None, kill_grace: float = 5.0, tail_lines: int = 1000,
+                 max_line: int = 4096) -> None:
+        if max_workers is None:
+            max_workers = os.cpu_count() or 1
+        self._max_workers = check_count("max_workers", max_workers, 1)
+        self._kill_grace = check_positive_seconds("kill_grace", kill_grace, allow_none=False)
+        self._tail_lines = check_count("tail_lines", tail_lines, 1)
+        self._max_line = check_count("max_line", max_line, 80)
+        if store is not None:
+            raise NotImplementedError("the durable job store is not available yet; pass store=None")
+        self._scheduler = Scheduler(policy)
+        self._bus = EventBus()
+        self._attempt_end_hooks: list[Callable[[Job], None]] = []
+        self._lock = threading.Lock()
+        self._jobs: dict[int, Job] = {}
+        self._ids = itertools.count(1)
+        self._running: dict[int, _Run] = {}
+        self._dispatch_paused = False
+        self._closed = False  # no more submissions
+        self._killing = False  # shutdown(kill=True) under way: no retries
+        self._engine = Engine(name="procwidgets-pool")
+        self._watchdog = Watchdog(self._kill_grace)
+        self._finalizer = weakref.finalize(self, _release, self._engine, self._watchdog)
+        _live_pools.add(self)
+
+    # -- reading ----------------------------------------------------------------------------
+
+    @property
+    def jobs(self) -> list[Job]:
+        """Every job submitted to this pool, in submission order (a snapshot)."""
+        with self._lock:
+            return list(self._jobs.values())
+
+    def get(self, job_id: int) -> Job:
+        try:
+            return self._jobs[job_id]
+        except KeyError:
+            raise KeyError(f"{self!r} has no job {job_id!r}") from None
+
+    @property
+    def policy(self) -> Policy:
+        return self._scheduler.policy
+
+    @property
+    def paused(self) -> bool:
+        """True while dispatch is paused (running jobs go on; queued ones wait)."""
+        return self._dispatch_paused
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def kill_grace(self) -> float:
+        return self._kill_grace
+
+    def counts(self) -> dict[JobState, int]:
+        """How many jobs are in each state."""
+        counts = dict.fromkeys(JobState, 0)
+        for job in self.jobs:
+            counts[job.state] += 1
+        return counts
+
+    def running_jobs(self) -> list[Job]:
+        """Jobs that hold a slot now (RUNNING or PAUSED)."""
+        return [self._jobs[i] for i in list(self._running)]
+
+    def __repr__(self) -> str:
+        c = self.counts()
+        finished = sum(n for s, n in c.items() if s.is_finished)
+        state = " shut down" if self._closed else (" paused" if self._dispatch_paused else "")
+        return (f"<ProcessPool max_workers={self._max_workers}{state} running={c[RUNNING] + c[PAUSED]} "
+                f"queued={c[QUEUED]} finished={finished}>")
+
+    def subscribe(self, callback: Callable[[Event], object]) -> Callable[[], None]:
+        """Call `callback(event)` on the engine thread for every change; returns `unsubscribe`."""
+        return self._bus.subscribe(callback)
+
+    def on_attempt_end(self, hook: Callable[[Job], None]) -> Callable[[], None]:
+        """Call `hook(job)` on the engine thread when a job's process tree is gone, before its state
+        event, so a monitor or a store can complete `job.peak_rss` / `job.cpu_seconds` in time."""
+        self._attempt_end_hooks.append(hook)
+        return lambda: self._attempt_end_hooks.remove(hook) if hook in self._attempt_end_hooks else None
+
+    # -- submitting -------------------------------------------------------------------------
+
+    def submit(self, command: str | list[str], *, name: str | None = None, priority: int = 0,
+               timeout: float | None = None, cwd: str | None = None, env: dict[str, str] | None = None,
+               retries: int = 0, after: Iterable[Job] | Job = (), shell: bool = False) -> Job:
+        """Queue a command; returns its `Job` at once (state QUEUED).
+
+        A str command is split with shlex and run without a shell unless `shell=True`.
+        `env` entries are laid over this process's environment. `after=[jobs]` holds the job
+        until all of them SUCCEEDED; if one ends otherwise, this job ends CANCELLED.
+        `retries=N` runs a FAILED or TIMED_OUT job again, up to N more times.
+        """
+        after_jobs = self._check_after(after)
+        spec = make_spec(command, name=name, priority=priority, timeout=timeout, cwd=cwd, env=env,
+                         retries=retries, after_ids=[j.id for j in after_jobs], shell=shell)
+        with self._lock:
+            if self._closed:
+                raise RuntimeError(f"{self!r} is shut down and takes no more jobs; create a new ProcessPool")
+            job = Job(self, next(self._ids), spec, self._tail_lines)
+            self._jobs[job.id] = job
+            self._engine.call_soon(self._enqueue, job)
+        return job
+
+    def _check_after(self, after: Iterable[Job] | Job) -> list[Job]:
+        if isinstance(after, Job):
+            after = [after]
+        if isinstance(after, (str, bytes)) or not isinstance(after, Iterable):
+            raise TypeError(f"after must be a Job or a list of Jobs, got {after!r} ({type(after).__name__})")
+        jobs = list(after)
+        for dep in jobs:
+            if not isinstance(dep, Job):
+                raise TypeError(f"after= takes Job objects (what submit() returned), "
+                                f"got {dep!r} ({type(dep).__name__})")
+            if dep.pool is not self:
+                raise ValueError(f"after= names {dep!r}, a job of another pool; "
+                                 f"dependencies must be jobs of the same pool")
+        return jobs
+
+    def _enqueue(self, job: Job) -> None:
+        self._bus.emit(JobEvent(job.submitted_at, "state", job, None, QUEUED, "submitted"))
+        if job.state is not QUEUED:  # cancelled by a subscriber before it reached the queue
+            return
+        pending = []
+        for dep_id in job.spec.after:
+            dep = self._jobs[dep_id]
+            if dep.state is SUCCEEDED:
+                continue
+            if dep.state.is_finished:
+                self._finish(job, CANCELLED, _dependency_error(dep))
+                return
+            pending.append(dep_id)
+        self._scheduler.push(job.id, job.priority, pending)
+        self._dispatch()
+
+    # -- controlling jobs (any thread) ------------------------------------------------------
+
+    def cancel(self, job: Job) -> bool:
+        """Cancel a job; True if it was queued or running (the end is recorded when it is gone)."""
+        return self._engine.call(self._cancel, self._own(job))
+
+    def pause_job(self, job: Job) -> None:
+        self._engine.call(self._pause_job, self._own(job))
+
+    def resume_job(self, job: Job) -> None:
+        self._engine.call(self._resume_job, self._own(job))
+
+    def set_priority(self, job: Job, priority: int) -> None:
+        check_int("priority", priority)
+        self._engine.call(self._set_priority, self._own(job), priority)
+
+    def _own(self, job: Job) -> Job:
+        if not isinstance(job, Job):
+            raise TypeError(f"expected a Job, got {job!r} ({type(job).__name__})")
+        if job.pool is not self:
+            raise ValueError(f"{job!r} belongs to another pool")
+        return job
+
+    def _cancel(self, job: Job) -> bool:
+        if job.state is QUEUED:
+            if job.id in self._scheduler:
+                self._scheduler.remove(job.id)
+            self._finish(job, CANCELLED, "cancelled while queued")
+            return True
+        if job.id in self._running:
+            self._terminate(job, "cancel")
+            return True
+        return False
+
+    def _pause_job(self, job: Job) -> None:
+        run = self._running.get(job.id)
+        if job.state is not RUNNING or run is None:
+            raise ValueError(f"only a RUNNING job can be paused; {job!r} is {job.state.name}"
+                             + (" (to hold queued jobs, pause the pool: pool.pause())" if job.state is QUEUED else ""))
+        if run.kill_reason:
+            raise ValueError(f"{job!r} is being stopped ({run.kill_reason}); it cannot be paused")
+        signal_group(run.pgid, signal.SIGSTOP)
+        if run.timer is not None:  # the timeout counts running time only
+            run.time_left = max(0.0, run.timer.when() - self._engine.loop.time())
+            run.timer.cancel()
+            run.timer = None
+        self._set_state(job, PAUSED, "SIGSTOP sent to its process group")
+
+    def _resume_job(self, job: Job) -> None:
+        run = self._running.get(job.id)
+        if job.state is not PAUSED or run is None:
+            raise ValueError(f"only a PAUSED job can be resumed; {job!r} is {job.state.name}")
+        signal_group(run.pgid, signal.SIGCONT)
+        if run.time_left is not None:
+            run.timer = self._engine.loop.call_later(run.time_left, self._on_timeout, job)
+            run.time_left = None
+        self._set_state(job, RUNNING, "SIGCONT sent to its process group")
+
+    def _set_priority(self, job: Job, priority: int) -> None:
+        if job.state.is_finished:
+            raise ValueError(f"{job!r} is finished; its priority can no longer matter")
+        job._priority = priority
+        if job.id in self._scheduler:
+            self._scheduler.reprioritise(job.id, priority)
+        self._bus.emit(JobEvent(time.time(), "priority", job, job.state, job.state, f"priority {priority}"))
+
+    # -- controlling the pool ---------------------------------------------------------------
+
+    @property
+    def max_workers(self) -> int:
+        return self._max_workers
+
+    @max_workers.setter
+    def max_workers(self, value: int) -> None:
+        """Change the limit live: raising it starts queued jobs now; lowering it kills nothing."""
+        check_count("max_workers", value, 1)
+        self._engine.call(self._set_max_workers, value)
+
+    def _set_max_workers(self, value: int) -> None:
+        self._max_workers = value
+        self._bus.emit(PoolEvent(time.time(), "max_workers", str(value)))
+        self._dispatch()
+
+    def pause(self) -> None:
+        """Stop starting queued jobs (running ones go on)."""
+        self._engine.call(self._set_dispatch_paused, True)
+
+    def resume(self) -> None:
+        """Start queued jobs again."""
+        self._engine.call(self._set_dispatch_paused, False)
+
+    def _set_dispatch_paused(self, paused: bool) -> None:
+        if self._dispatch_paused != paused:
+            self._dispatch_paused = paused
+            self._bus.emit(PoolEvent(time.time(), "paused" if paused else "resumed"))
+        self._dispatch()
+
+    # -- the engine's work ------------------------------------------------------------------
+
+    def _dispatch(self) -> None:
+        while not self._dispatch_paused and len(self._running) < self._max_workers:
+            job_id = self._scheduler.pop()
+            if job_id is None:
+                return
+            self._start(self._jobs[job_id])
+
+    def _start(self, job: Job) -> None:
+        spec = job.spec
+        job.attempts += 1
+        try:
+            proc = spawn(spec.argv, cwd=spec.cwd, env=spec.env)
+        except OSError as exc:
+            job.error = describe_spawn_error(exc, spec.argv, spec.cwd)
+            self._finish(job, FAILED, job.error)
+            return
+        run = self._running[job.id] = _Run(proc)
+        self._watchdog.add(run.pgid)
+        loop = self._engine.loop
+        job.pid, job.started_at, job.finished_at = proc.pid, time.time(), None
+        job.returncode = job.error = None
+        on_line = self._on_line_for(job)
+        run.readers = [LineReader(loop, pipe, name, on_line, max_line=self._max_line)
+                       for pipe, name in ((proc.stdout, "stdout"), (proc.stderr, "stderr"))]
+        run.exit = watch_exit(loop, proc)
+        if spec.timeout is not None:
+            run.timer = loop.call_later(spec.timeout, self._on_timeout, job)
+        self._set_state(job, RUNNING, f"attempt {job.attempts}, pid {proc.pid}")
+        run.task = self._engine.spawn(self._supervise(job, run), name=f"job-{job.id}")
+
+    @staticmethod
+    def _on_line_for(job: Job) -> Callable[[str, str], None]:
+        append = job._tail.append
+
+        def on_line(stream: str, text: str) -> None:
+            append((stream, text))
+            job.output_seq += 1
+        return on_line
+
+    def _on_timeout(self, job: Job) -> None:
+        run = self._running.get(job.id)
+        if run is not None:
+            run.timer = None
+            self._terminate(job, "timeout")
+
+    def _terminate(self, job: Job, reason: str) -> None:
+        """TERM the whole group now (CONT too, so a stopped group can act on it), KILL after the grace."""
+        run = self._running[job.id]
+        if run.kill_reason is not None:
+            return
+        run.kill_reason, run.kill_started = reason, time.monotonic()
+        signal_group(run.pgid, signal.SIGTERM)
+        signal_group(run.pgid, signal.SIGCONT)
+        run.kill_timer = self._engine.loop.call_later(self._kill_grace, self._kill_hard, run)
+
+    @staticmethod
+    def _kill_hard(run: _Run) -> None:
+        run.killed_hard = signal_group(run.pgid, signal.SIGKILL) or run.killed_hard
+
+    async def _supervise(self, job: Job, run: _Run) -> None:
+        returncode, usage = await run.exit
+        if run.timer is not None:
+            run.timer.cancel()
+        await self._clear_group(run)
+        if run.kill_timer is not None:
+            run.kill_timer.cancel()
+        try:  # the group is gone, so the pipes close, unless a process that left the group holds them
+            await asyncio.wait_for(asyncio.gather(*(r.eof for r in run.readers)), timeout=1.0)
+        except asyncio.TimeoutError:
+            for reader in run.readers:
+                reader.close()
+        self._watchdog.remove(run.pgid)
+        del self._running[job.id]
+        job.returncode = returncode
+        if usage is not None:  # exact CPU time of the tree's reaped processes; largest single RSS
+            job.cpu_seconds = (job.cpu_seconds or 0.0) + usage.ru_utime + usage.ru_stime
+            job.peak_rss = max(job.peak_rss or 0, usage.ru_maxrss * 1024)
+        for hook in self._attempt_end_hooks:
+            try:
+                hook(job)
+            except Exception as exc:  # noqa: BLE001 - a monitor's bug must not lose the job's end
+                warnings.warn(f"procwidgets attempt-end hook {hook!r} raised {exc!r}", RuntimeWarning, stacklevel=1)
+        state, reason = self._outcome(job, run, returncode)
+        if state in (FAILED, TIMED_OUT) and job.attempts <= job.spec.retries and not self._killing:
+            job.error = reason
+            self._set_state(job, QUEUED, f"retry {job.attempts}/{job.spec.retries} after {reason}")
+            self._scheduler.push(job.id, job.priority)
+        else:
+            job.error = None if state is SUCCEEDED else reason
+            self._finish(job, state, reason)
+        self._dispatch()
+
+    async def _clear_group(self, run: _Run) -> None:
+        """After the leader exits, the job's other processes do not outlive it: TERM, grace, KILL."""
+        if not group_alive(run.pgid):
+            return
+        if run.kill_reason is None:
+            run.kill_started = time.monotonic()
+            signal_group(run.pgid, signal.SIGTERM)
+            signal_group(run.pgid, signal.SIGCONT)
+        deadline = run.kill_started + self._kill_grace
+        while group_alive(run.pgid) and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)  # a bounded wait for stragglers, not a dispatch loop
+        self._kill_hard(run)
+
+    def _outcome(self, job: Job, run: _Run, returncode: int) -> tuple[JobState, str]:
+        hard = f", KILLed after ignoring SIGTERM for {self._kill_grace:g} s" if run.killed_hard else ""
+        if run.kill_reason == "timeout":
+            return TIMED_OUT, f"timed out after {job.spec.timeout:g} s{hard}"
+        if run.kill_reason == "cancel":
+            return CANCELLED, f"cancelled while running{hard}"
+        if run.kill_reason == "shutdown":
+            return CANCELLED, f"pool shut down{hard}"
+        if returncode == 0:
+            return SUCCEEDED, "exit code 0"
+        if returncode < 0:
+            try:
+                name = signal.Signals(-returncode).name
+            except ValueError:
+                name = f"signal {-returncode}"
+            return FAILED, f"killed by {name} from outside the pool"
+        return FAILED, f"exit code {returncode}"
+
+    def _set_state(self, job: Job, new: JobState, reason: str) -> None:
+        old = job._transition(new, reason)
+        self._bus.emit(JobEvent(job.history[-1][0], "state", job, old, new, reason))
+
+    def _finish(self, job: Job, state: JobState, reason: str) -> None:
+        """End a job and cascade to dependents: a failure cancels every job waiting on it."""
+        work = [(job, state, reason)]
+        while work:
+            job, state, reason = work.pop()
+            if state is not SUCCEEDED:
+                job.error = reason
+            self._set_state(job, state, reason)
+            ready, doomed = self._scheduler.finished(job.id, state is SUCCEEDED)
+            work.extend((self._jobs[d], CANCELLED, _dependency_error(job)) for d in doomed)
+
+    # -- waiting and shutting down ----------------------------------------------------------
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Block until every job submitted so far is finished; TimeoutError after `timeout` s."""
+        self._engine.refuse_blocking_call("pool.wait()")
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            pending = [j for j in self.jobs if not j.state.is_finished]
+            if not pending:
+                return
+            for job in pending:
+                left = None if deadline is None else max(0.0, deadline - time.monotonic())
+                try:
+                    job._done.result(left)
+                except concurrent.futures.TimeoutError:
+                    still = [j for j in self.jobs if not j.state.is_finished]
+                    paused = " (the pool is paused: pool.resume() starts queued jobs)" if self._dispatch_paused else ""
+                    raise TimeoutError(f"{len(still)} jobs still unfinished after {timeout} s, "
+                                       f"first {still[0]!r}{paused}") from None
+
+    def shutdown(self, kill: bool = True) -> None:
+        """Stop the pool. kill=True: cancel queued jobs, TERM (grace, KILL) running ones.
+        kill=False: let every submitted job finish first. Either way, no process is left. Idempotent.
+        """
+        with self._lock:
+            already = self._closed and not self._engine.running
+            self._closed = True
+        if already:
+            return
+        self._engine.refuse_blocking_call("pool.shutdown()")
+        if self._engine.running:
+            self._engine.submit(self._shutdown(kill)).result()
+        _live_pools.discard(self)
+        self._finalizer()
+
+    async def _shutdown(self, kill: bool) -> None:
+        if kill:
+            self._killing = True
+            self._dispatch_paused = True
+            for job in list(self._jobs.values()):
+                if job.state is QUEUED:
+                    if job.id in self._scheduler:
+                        self._scheduler.remove(job.id)
+                    self._finish(job, CANCELLED, "pool shut down")
+            for job_id in list(self._running):
+                self._terminate(self._jobs[job_id], "shutdown")
+        else:
+            self._set_dispatch_paused(False)
+            await asyncio.gather(*(asyncio.wrap_future(j._done) for j in list(self._jobs.values())))
+        await asyncio.gather(*(run.task for run in list(self._running.values())), return_exceptions=True)
+        self._bus.emit(PoolEvent(time.time(), "shutdown"))
+
+    def __enter__(self) -> ProcessPool:
+        return self
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        # Like concurrent.futures: a clean exit lets the work finish; an exception kills it.
+        self.shutdown(kill=exc_type is not None)
+
+
+def _dependency_error(dep: Job) -> str:
+    return f"dependency job {dep.id} ({dep.name!r}) ended {dep.state.name}, not SUCCEEDED"
+
+
+def _release(engine: Engine, watchdog: Watchdog) -> None:
+    # Runs at shutdown, or when a pool is dropped with nothing running: no thread is left behind.
+    if not engine.in_engine_thread():
+        engine.stop()
+    watchdog.close()
+
+
+@atexit.register
+def _shutdown_all() -> None:
+    for pool in list(_live_pools):
+        try:
+            pool.shutdown(kill=True)
+        except Exception:  # noqa: BLE001 - at exit, one broken pool must not keep others' jobs alive
+            pass

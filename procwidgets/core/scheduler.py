@@ -1,0 +1,226 @@
+"""The ready queue: which job runs next. A pure decision; it never spawns or signals anything.
+
+Jobs are known by id. `push` adds a job (held back until its dependencies succeed), `pop` answers
+"which next", `remove` and `reprioritise` are O(1) and O(log n) by lazy deletion, and
+`finished` tells the scheduler how a job ended, returning who became ready and who is doomed.
+
+Policies only shape the heap key, so every policy keeps O(log n) push and pop:
+
+* ``"priority"`` (default): higher priority first, FIFO (submission order) among equals.
+* ``"fifo"``: submission order, priorities ignored.
+* ``"aging"``: effective priority = priority + rate × seconds waited. For two waiting jobs the
+  difference of effective priorities does not depend on "now" (both age at the same rate), so
+  the static key ``priority - rate × enqueue_time`` orders them exactly as their effective
+  priorities do at any moment, and the heap stays valid without re-keying.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import time
+from collections.abc import Callable, Iterable, Iterator
+
+__all__ = ["AgingPolicy", "FifoPolicy", "Policy", "PriorityPolicy", "Scheduler", "make_policy"]
+
+
+class Policy:
+    """Shapes the first element of a job's heap key: smaller runs sooner. Ties go by submission."""
+
+    name = "base"
+    uses_clock = False
+
+    def primary(self, priority: int, enqueued_at: float) -> float:
+        raise NotImplementedError
+
+    def effective_priority(self, priority: int, enqueued_at: float, now: float) -> float:
+        """The priority the policy acts on at time `now` (for display and teaching)."""
+        return priority
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class PriorityPolicy(Policy):
+    """Higher priority first; FIFO among equal priorities."""
+
+    name = "priority"
+
+    def primary(self, priority: int, enqueued_at: float) -> float:
+        return -priority
+
+
+class FifoPolicy(Policy):
+    """Strict submission order."""
+
+    name = "fifo"
+
+    def primary(self, priority: int, enqueued_at: float) -> float:
+        return 0
+
+
+class AgingPolicy(Policy):
+    """Priority that grows by `rate` per second of waiting, so a low job cannot starve."""
+
+    name = "aging"
+    uses_clock = True
+
+    def __init__(self, rate: float = 1.0) -> None:
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)):
+            raise TypeError(f"aging rate must be a number (priority points per second), not {type(rate).__name__}")
+        if not rate > 0 or rate == float("inf"):
+            raise ValueError(f"aging rate must be a positive finite number, got {rate!r}")
+        self.rate = float(rate)
+
+    def primary(self, priority: int, enqueued_at: float) -> float:
+        return -(priority - self.rate * enqueued_at)
+
+    def effective_priority(self, priority: int, enqueued_at: float, now: float) -> float:
+        return priority + self.rate * max(0.0, now - enqueued_at)
+
+    def __repr__(self) -> str:
+        return f"AgingPolicy(rate={self.rate})"
+
+
+_POLICIES = {"priority": PriorityPolicy, "fifo": FifoPolicy, "aging": AgingPolicy}
+
+
+def make_policy(policy: str | Policy, **params: float) -> Policy:
+    """A policy object from its name (``"priority"``, ``"fifo"``, ``"aging"``) or as given."""
+    if isinstance(policy, Policy):
+        if params:
+            raise TypeError(f"policy parameters {sorted(params)} go with a policy name, not with {policy!r}")
+        return policy
+    if not isinstance(policy, str):
+        raise TypeError(f"policy must be one of {sorted(_POLICIES)} or a Policy object, not {type(policy).__name__}")
+    if policy not in _POLICIES:
+        raise ValueError(f"unknown policy {policy!r}; choose one of {', '.join(sorted(_POLICIES))}")
+    return _POLICIES[policy](**params)
+
+
+class Scheduler:
+    """Decides which queued job runs next. Not thread-safe: one owner (the pool's engine) calls it.
+
+    `clock` gives seconds for the aging policy; tests and the simulator pass a virtual clock.
+    """
+
+    def __init__(self, policy: str | Policy = "priority", *, clock: Callable[[], float] = time.monotonic,
+                 **params: float) -> None:
+        self.policy = make_policy(policy, **params)
+        self._clock = clock
+        self._epoch = clock()  # keys use time since creation, so floats keep their precision
+        self._seq = itertools.count()
+        self._heap: list[list] = []  # entries [primary, seq, job_id]; job_id None = removed
+        self._entries: dict[int, list] = {}  # queued and eligible: job_id -> live heap entry
+        self._info: dict[int, tuple[int, float, int]] = {}  # every job held: (priority, enqueued_at, seq)
+        self._blocked_by: dict[int, set[int]] = {}  # waiting job -> unfinished dependencies
+        self._dependents: dict[int, list[int]] = {}  # dependency -> jobs waiting on it
+
+    # -- queries ----------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        """Jobs held: eligible ones and ones waiting on dependencies."""
+        return len(self._info)
+
+    def __contains__(self, job_id: int) -> bool:
+        return job_id in self._info
+
+    @property
+    def ready_count(self) -> int:
+        return len(self._entries)
+
+    def is_waiting(self, job_id: int) -> bool:
+        """True while the job waits on unfinished dependencies."""
+        return job_id in self._blocked_by
+
+    def effective_priority(self, job_id: int) -> float:
+        priority, enqueued_at, _ = self._info[job_id]
+        return self.policy.effective_priority(priority, enqueued_at - self._epoch, self._clock() - self._epoch)
+
+    def order(self) -> Iterator[int]:
+        """Eligible jobs in the order they would run (O(n log n); for display and tests)."""
+        return (e[2] for e in sorted(e for e in self._heap if e[2] is not None))
+
+    # -- changes ----------------------------------------------------------------------------
+
+    def push(self, job_id: int, priority: int = 0, after: Iterable[int] = ()) -> None:
+        """Add a job; with `after`, it becomes eligible once all those jobs have succeeded."""
+        if job_id in self._info:
+            raise ValueError(f"job {job_id} is already queued")
+        info = self._info[job_id] = (priority, self._clock() if self.policy.uses_clock else 0.0, next(self._seq))
+        if after:
+            blockers = set(after)
+            self._blocked_by[job_id] = blockers
+            for dep in blockers:
+                self._dependents.setdefault(dep, []).append(job_id)
+        else:
+            self._make_ready(job_id, info)
+
+    def pop(self) -> int | None:
+        """Remove and return the eligible job that should run next, or None if there is none."""
+        heap = self._heap
+        while heap:
+            job_id = heapq.heappop(heap)[2]
+            if job_id is not None:
+                del self._entries[job_id]
+                del self._info[job_id]
+                return job_id
+        return None
+
+    def remove(self, job_id: int) -> None:
+        """Forget a queued job (cancel). O(1): its heap entry is only marked dead."""
+        entry = self._entries.pop(job_id, None)
+        if entry is not None:
+            entry[2] = None
+        del self._info[job_id]
+        for dep in self._blocked_by.pop(job_id, ()):
+            waiting = self._dependents.get(dep)
+            if waiting is not None:
+                waiting.remove(job_id)
+                if not waiting:
+                    del self._dependents[dep]
+        if len(self._heap) > 64 and len(self._heap) > 2 * len(self._entries):
+            self._compact()
+
+    def reprioritise(self, job_id: int, priority: int) -> None:
+        """Change a queued job's priority, keeping its place among equals (its original wait)."""
+        _, enqueued_at, seq = self._info[job_id]
+        info = self._info[job_id] = (priority, enqueued_at, seq)
+        entry = self._entries.get(job_id)
+        if entry is not None:
+            entry[2] = None
+            self._make_ready(job_id, info)
+
+    def finished(self, job_id: int, succeeded: bool) -> tuple[list[int], list[int]]:
+        """Record how a job ended. Returns (jobs now eligible, jobs doomed by this failure).
+
+        Doomed jobs are removed here; the caller cancels them and reports each one's
+        `finished(..., False)` in turn, so the failure cascades down the dependency chain.
+        """
+        ready: list[int] = []
+        doomed: list[int] = []
+        for waiting in self._dependents.pop(job_id, ()):
+            if succeeded:
+                blockers = self._blocked_by[waiting]
+                blockers.discard(job_id)
+                if not blockers:
+                    del self._blocked_by[waiting]
+                    self._make_ready(waiting, self._info[waiting])
+                    ready.append(waiting)
+            else:
+                doomed.append(waiting)
+        for waiting in doomed:
+            self.remove(waiting)
+        return ready, doomed
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _make_ready(self, job_id: int, info: tuple[int, float, int]) -> None:
+        priority, enqueued_at, seq = info
+        entry = [self.policy.primary(priority, enqueued_at - self._epoch), seq, job_id]
+        self._entries[job_id] = entry
+        heapq.heappush(self._heap, entry)
+
+    def _compact(self) -> None:
+        self._heap = [e for e in self._heap if e[2] is not None]
+        heapq.heapify(self._heap)

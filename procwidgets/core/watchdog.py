@@ -1,0 +1,127 @@
+"""Jobs die with their owner, even when the owner is SIGKILLed.
+
+Why a watchdog process rather than PR_SET_PDEATHSIG in each child: PDEATHSIG reaches only the
+direct child (not the grandchildren in its group), fires when the *thread* that forked dies
+rather than the process, and needs a `preexec_fn`, which stops CPython from using vfork.
+
+So each pool starts one small watchdog (this file, run by path with `python -I -S`: stdlib only,
+about 20 ms). The owner holds the write end of a pipe to the watchdog's stdin and tells it
+`+PGID` when a job's group starts and `-PGID` when it is gone. When the owner dies, however it
+dies, the kernel closes the pipe; the watchdog reads EOF, sends TERM (and CONT, for stopped
+groups) to every group it still knows, waits the grace period, KILLs what is left and exits.
+The owner closes the write end in forked children, so a fork does not keep the watchdog waiting.
+
+Limits: a descendant that leaves the job's process group (`setsid()`) is not reached, and a
+group started in the microseconds between spawn and `+PGID` would be missed.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import weakref
+
+__all__ = ["Watchdog"]
+
+
+class Watchdog:
+    """The owner's side: start the watchdog process and tell it which groups are live."""
+
+    def __init__(self, grace: float) -> None:
+        read_end, self._write_end = os.pipe()
+        try:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-I", "-S", os.path.abspath(__file__), repr(float(grace))],
+                stdin=read_end, stdout=subprocess.DEVNULL, start_new_session=True, close_fds=True)
+        finally:
+            os.close(read_end)
+        self._lock = threading.Lock()
+        self._closed = False
+        me = weakref.ref(self)  # a weak reference, so the fork hook does not keep a closed watchdog alive
+        os.register_at_fork(after_in_child=lambda: (w := me()) is not None and w._forget_in_child())
+
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
+
+    def _forget_in_child(self) -> None:
+        # A forked copy of the owner must not hold the pipe open, or the watchdog would wait
+        # for the fork as well as the owner.
+        if not self._closed:
+            self._closed = True
+            try:
+                os.close(self._write_end)
+            except OSError:
+                pass
+
+    def _send(self, line: str) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            try:
+                os.write(self._write_end, line.encode())
+            except OSError:  # the watchdog died: jobs still end with the pool, only not with a crash
+                pass
+
+    def add(self, pgid: int) -> None:
+        self._send(f"+{pgid}\n")
+
+    def remove(self, pgid: int) -> None:
+        self._send(f"-{pgid}\n")
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Clean shutdown: the watchdog sees EOF with no group left, and exits. Idempotent."""
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                os.close(self._write_end)
+        try:
+            self._proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+
+
+def _kill_groups(groups: set[int], grace: float) -> None:
+    for pgid in groups:
+        for sig in (signal.SIGTERM, signal.SIGCONT):
+            try:
+                os.killpg(pgid, sig)
+            except OSError:
+                pass
+    deadline = time.monotonic() + grace
+    alive = set(groups)
+    while alive and time.monotonic() < deadline:
+        for pgid in list(alive):
+            try:
+                os.killpg(pgid, 0)
+            except OSError:
+                alive.discard(pgid)
+        if alive:
+            time.sleep(0.05)
+    for pgid in alive:
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def _main(grace: float) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C meant for the owner is not for us
+    groups: set[int] = set()
+    for raw in sys.stdin.buffer:
+        line = raw.strip()
+        if line[:1] == b"+":
+            groups.add(int(line[1:]))
+        elif line[:1] == b"-":
+            groups.discard(int(line[1:]))
+    if groups:  # EOF with live groups: the owner died without shutting its pool down
+        _kill_groups(groups, grace)
+
+
+if __name__ == "__main__":
+    _main(float(sys.argv[1]) if len(sys.argv) > 1 else 5.0)
