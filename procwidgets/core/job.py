@@ -195,9 +195,12 @@ class Job:
     def priority(self, value: int) -> None:
         self._pool.set_priority(self, value)
 
-    def cancel(self) -> None:
-        """Queued: CANCELLED at once. Running or paused: TERM the whole group, grace, then KILL."""
-        self._pool.cancel(self)
+    def cancel(self) -> bool:
+        """Queued: CANCELLED at once. Running or paused: TERM the whole group, grace, then KILL.
+
+        Returns False when the job had already finished (nothing to cancel).
+        """
+        return self._pool.cancel(self)
 
     def pause(self) -> None:
         """Stop a running job's whole process group with SIGSTOP (state PAUSED)."""

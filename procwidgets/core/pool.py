@@ -163,12 +163,12 @@ class ProcessPool:
         spec = make_spec(command, name=name, priority=priority, timeout=timeout, cwd=cwd, env=env,
                          retries=retries, after_ids=[j.id for j in after_jobs], shell=shell)
         with self._lock:
-            if self._closed:
-                raise RuntimeError(f"{self!r} is shut down and takes no more jobs; create a new ProcessPool")
-            job = Job(self, next(self._ids), spec, self._tail_lines)
-            self._jobs[job.id] = job
-            self._engine.call_soon(self._enqueue, job)
-        return job
+            if not self._closed:
+                job = Job(self, next(self._ids), spec, self._tail_lines)
+                self._jobs[job.id] = job
+                self._engine.call_soon(self._enqueue, job)
+                return job
+        raise RuntimeError(f"{self!r} is shut down and takes no more jobs; create a new ProcessPool")
 
     def _check_after(self, after: Iterable[Job] | Job) -> list[Job]:
         if isinstance(after, Job):
