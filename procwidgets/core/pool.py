@@ -21,10 +21,11 @@ import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from .attempt import Attempt
 from .engine import Engine
 from .events import Event, EventBus, JobEvent, PoolEvent
 from .job import Job, JobState
-from .process import LineReader, describe_spawn_error, group_alive, signal_group, spawn, watch_exit
+from .process import describe_spawn_error, spawn
 from .scheduler import Policy, Scheduler
 from .spec import check_count, check_int, check_positive_seconds, make_spec
 from .watchdog import Watchdog
@@ -35,23 +36,6 @@ QUEUED, RUNNING, PAUSED = JobState.QUEUED, JobState.RUNNING, JobState.PAUSED
 SUCCEEDED, FAILED, TIMED_OUT, CANCELLED = JobState.SUCCEEDED, JobState.FAILED, JobState.TIMED_OUT, JobState.CANCELLED
 
 _live_pools: weakref.WeakSet[ProcessPool] = weakref.WeakSet()
-
-
-class _Run:
-    """One running attempt of a job: its process and the handles the pool keeps on it."""
-
-    __slots__ = ("proc", "pgid", "exit", "readers", "kill_reason", "kill_started", "kill_timer",
-                 "killed_hard", "timer", "time_left", "task")
-
-    def __init__(self, proc: Any) -> None:
-        self.proc = proc
-        self.pgid: int = proc.pid  # the job leads its own session, so its pgid is its pid
-        self.kill_reason: str | None = None  # "cancel", "timeout" or "shutdown" once a kill began
-        self.kill_started = 0.0
-        self.kill_timer: asyncio.TimerHandle | None = None
-        self.killed_hard = False
-        self.timer: asyncio.TimerHandle | None = None
-        self.time_left: float | None = None
 
 
 class ProcessPool:
@@ -79,7 +63,8 @@ class ProcessPool:
         self._lock = threading.Lock()
         self._jobs: dict[int, Job] = {}
         self._ids = itertools.count(1)
-        self._running: dict[int, _Run] = {}
+        self._running: dict[int, Attempt] = {}
+        self._supervisors: set[asyncio.Task[None]] = set()
         self._dispatch_paused = False
         self._closed = False  # no more submissions
         self._killing = False  # shutdown(kill=True) under way: no retries
@@ -231,32 +216,25 @@ class ProcessPool:
             self._finish(job, CANCELLED, "cancelled while queued")
             return True
         if job.id in self._running:
-            self._terminate(job, "cancel")
+            self._running[job.id].terminate("cancel")
             return True
         return False
 
     def _pause_job(self, job: Job) -> None:
-        run = self._running.get(job.id)
-        if job.state is not RUNNING or run is None:
+        attempt = self._running.get(job.id)
+        if job.state is not RUNNING or attempt is None:
             raise ValueError(f"only a RUNNING job can be paused; {job!r} is {job.state.name}"
                              + (" (to hold queued jobs, pause the pool: pool.pause())" if job.state is QUEUED else ""))
-        if run.kill_reason:
-            raise ValueError(f"{job!r} is being stopped ({run.kill_reason}); it cannot be paused")
-        signal_group(run.pgid, signal.SIGSTOP)
-        if run.timer is not None:  # the timeout counts running time only
-            run.time_left = max(0.0, run.timer.when() - self._engine.loop.time())
-            run.timer.cancel()
-            run.timer = None
+        if attempt.kill_reason:
+            raise ValueError(f"{job!r} is being stopped ({attempt.kill_reason}); it cannot be paused")
+        attempt.stop()
         self._set_state(job, PAUSED, "SIGSTOP sent to its process group")
 
     def _resume_job(self, job: Job) -> None:
-        run = self._running.get(job.id)
-        if job.state is not PAUSED or run is None:
+        attempt = self._running.get(job.id)
+        if job.state is not PAUSED or attempt is None:
             raise ValueError(f"only a PAUSED job can be resumed; {job!r} is {job.state.name}")
-        signal_group(run.pgid, signal.SIGCONT)
-        if run.time_left is not None:
-            run.timer = self._engine.loop.call_later(run.time_left, self._on_timeout, job)
-            run.time_left = None
+        attempt.cont()
         self._set_state(job, RUNNING, "SIGCONT sent to its process group")
 
     def _set_priority(self, job: Job, priority: int) -> None:
@@ -316,19 +294,16 @@ class ProcessPool:
             job.error = describe_spawn_error(exc, spec.argv, spec.cwd)
             self._finish(job, FAILED, job.error)
             return
-        run = self._running[job.id] = _Run(proc)
-        self._watchdog.add(run.pgid)
-        loop = self._engine.loop
+        self._watchdog.add(proc.pid)
+        attempt = self._running[job.id] = Attempt(
+            self._engine.loop, proc, on_line=self._on_line_for(job), max_line=self._max_line,
+            kill_grace=self._kill_grace, timeout=spec.timeout, on_timeout=lambda: attempt.terminate("timeout"))
         job.pid, job.started_at, job.finished_at = proc.pid, time.time(), None
         job.returncode = job.error = None
-        on_line = self._on_line_for(job)
-        run.readers = [LineReader(loop, pipe, name, on_line, max_line=self._max_line)
-                       for pipe, name in ((proc.stdout, "stdout"), (proc.stderr, "stderr"))]
-        run.exit = watch_exit(loop, proc)
-        if spec.timeout is not None:
-            run.timer = loop.call_later(spec.timeout, self._on_timeout, job)
         self._set_state(job, RUNNING, f"attempt {job.attempts}, pid {proc.pid}")
-        run.task = self._engine.spawn(self._supervise(job, run), name=f"job-{job.id}")
+        task = self._engine.spawn(self._supervise(job, attempt), name=f"job-{job.id}")
+        self._supervisors.add(task)
+        task.add_done_callback(self._supervisors.discard)
 
     @staticmethod
     def _on_line_for(job: Job) -> Callable[[str, str], None]:
@@ -339,39 +314,9 @@ class ProcessPool:
             job.output_seq += 1
         return on_line
 
-    def _on_timeout(self, job: Job) -> None:
-        run = self._running.get(job.id)
-        if run is not None:
-            run.timer = None
-            self._terminate(job, "timeout")
-
-    def _terminate(self, job: Job, reason: str) -> None:
-        """TERM the whole group now (CONT too, so a stopped group can act on it), KILL after the grace."""
-        run = self._running[job.id]
-        if run.kill_reason is not None:
-            return
-        run.kill_reason, run.kill_started = reason, time.monotonic()
-        signal_group(run.pgid, signal.SIGTERM)
-        signal_group(run.pgid, signal.SIGCONT)
-        run.kill_timer = self._engine.loop.call_later(self._kill_grace, self._kill_hard, run)
-
-    @staticmethod
-    def _kill_hard(run: _Run) -> None:
-        run.killed_hard = signal_group(run.pgid, signal.SIGKILL) or run.killed_hard
-
-    async def _supervise(self, job: Job, run: _Run) -> None:
-        returncode, usage = await run.exit
-        if run.timer is not None:
-            run.timer.cancel()
-        await self._clear_group(run)
-        if run.kill_timer is not None:
-            run.kill_timer.cancel()
-        try:  # the group is gone, so the pipes close, unless a process that left the group holds them
-            await asyncio.wait_for(asyncio.gather(*(r.eof for r in run.readers)), timeout=1.0)
-        except asyncio.TimeoutError:
-            for reader in run.readers:
-                reader.close()
-        self._watchdog.remove(run.pgid)
+    async def _supervise(self, job: Job, attempt: Attempt) -> None:
+        returncode, usage = await attempt.finish()
+        self._watchdog.remove(attempt.pgid)
         del self._running[job.id]
         job.returncode = returncode
         if usage is not None:  # exact CPU time of the tree's reaped processes; largest single RSS
@@ -382,7 +327,7 @@ class ProcessPool:
                 hook(job)
             except Exception as exc:  # noqa: BLE001 - a monitor's bug must not lose the job's end
                 warnings.warn(f"procwidgets attempt-end hook {hook!r} raised {exc!r}", RuntimeWarning, stacklevel=1)
-        state, reason = self._outcome(job, run, returncode)
+        state, reason = self._outcome(job, attempt, returncode)
         if state in (FAILED, TIMED_OUT) and job.attempts <= job.spec.retries and not self._killing:
             job.error = reason
             self._set_state(job, QUEUED, f"retry {job.attempts}/{job.spec.retries} after {reason}")
@@ -392,26 +337,13 @@ class ProcessPool:
             self._finish(job, state, reason)
         self._dispatch()
 
-    async def _clear_group(self, run: _Run) -> None:
-        """After the leader exits, the job's other processes do not outlive it: TERM, grace, KILL."""
-        if not group_alive(run.pgid):
-            return
-        if run.kill_reason is None:
-            run.kill_started = time.monotonic()
-            signal_group(run.pgid, signal.SIGTERM)
-            signal_group(run.pgid, signal.SIGCONT)
-        deadline = run.kill_started + self._kill_grace
-        while group_alive(run.pgid) and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)  # a bounded wait for stragglers, not a dispatch loop
-        self._kill_hard(run)
-
-    def _outcome(self, job: Job, run: _Run, returncode: int) -> tuple[JobState, str]:
-        hard = f", KILLed after ignoring SIGTERM for {self._kill_grace:g} s" if run.killed_hard else ""
-        if run.kill_reason == "timeout":
+    def _outcome(self, job: Job, attempt: Attempt, returncode: int) -> tuple[JobState, str]:
+        hard = f", KILLed after ignoring SIGTERM for {self._kill_grace:g} s" if attempt.killed_hard else ""
+        if attempt.kill_reason == "timeout":
             return TIMED_OUT, f"timed out after {job.spec.timeout:g} s{hard}"
-        if run.kill_reason == "cancel":
+        if attempt.kill_reason == "cancel":
             return CANCELLED, f"cancelled while running{hard}"
-        if run.kill_reason == "shutdown":
+        if attempt.kill_reason == "shutdown":
             return CANCELLED, f"pool shut down{hard}"
         if returncode == 0:
             return SUCCEEDED, "exit code 0"
@@ -482,12 +414,12 @@ class ProcessPool:
                     if job.id in self._scheduler:
                         self._scheduler.remove(job.id)
                     self._finish(job, CANCELLED, "pool shut down")
-            for job_id in list(self._running):
-                self._terminate(self._jobs[job_id], "shutdown")
+            for attempt in list(self._running.values()):
+                attempt.terminate("shutdown")
         else:
             self._set_dispatch_paused(False)
             await asyncio.gather(*(asyncio.wrap_future(j._done) for j in list(self._jobs.values())))
-        await asyncio.gather(*(run.task for run in list(self._running.values())), return_exceptions=True)
+        await asyncio.gather(*self._supervisors, return_exceptions=True)
         self._bus.emit(PoolEvent(time.time(), "shutdown"))
 
     def __enter__(self) -> ProcessPool:

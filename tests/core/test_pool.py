@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -158,9 +159,13 @@ def test_leftover_children_do_not_outlive_a_finished_job(make_pool):
     job = pool.submit(["sh", "-c", "sleep 300 & echo started"])
     assert job.wait(10) is JobState.SUCCEEDED and job.tail() == ["started"]
     assert job.duration < 4  # not held to the kill grace: the sleeper went on TERM
-    stray = [p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == ["sleep", "300"]
-             and p.status() != psutil.STATUS_ZOMBIE]
-    assert stray == []
+
+    def in_the_job_group(p: psutil.Process) -> bool:
+        try:
+            return os.getpgid(p.pid) == job.pid and p.status() != psutil.STATUS_ZOMBIE
+        except (OSError, psutil.Error):
+            return False
+    assert [p for p in psutil.process_iter() if in_the_job_group(p)] == []
 
 
 def test_a_job_that_ignores_term_is_killed_after_the_grace(make_pool, py):
