@@ -6,6 +6,7 @@
         pool.wait()
 """
 
+from . import sim  # the simulator's engine imports no widget library
 from .core import (
     AgingPolicy,
     Event,
@@ -22,6 +23,7 @@ from .core import (
     Scheduler,
     run,
 )
+from .core.store import StoreError
 
 __version__ = "0.1.0"
 
@@ -39,5 +41,7 @@ __all__ = [
     "PriorityPolicy",
     "ProcessPool",
     "Scheduler",
+    "StoreError",
     "run",
+    "sim",
 ]

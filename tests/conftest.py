@@ -18,6 +18,8 @@ from helpers import wait_for
 
 MARK = f"PROCWIDGETS_TEST_MARK={uuid.uuid4().hex}".encode()
 os.environ["PROCWIDGETS_TEST_MARK"] = MARK.split(b"=", 1)[1].decode()
+# Pools created without store= keep history in memory during tests; store tests pass a tmp dir.
+os.environ["PROCWIDGETS_STORE"] = ""
 
 
 def marked_processes() -> list[int]:

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable
+from typing import Any
 
 from .process import LineReader, group_alive, signal_group, watch_exit
 
@@ -26,7 +27,8 @@ class Attempt:
 
     def __init__(self, loop: asyncio.AbstractEventLoop, proc: subprocess.Popen[bytes], *,
                  on_line: Callable[[str, str], None], max_line: int, kill_grace: float,
-                 timeout: float | None, on_timeout: Callable[[], None]) -> None:
+                 timeout: float | None, on_timeout: Callable[[], None],
+                 on_data: Callable[[str, bytes], None] | None = None) -> None:
         self.loop = loop
         self.proc = proc
         self.pgid: int = proc.pid  # the job leads its own session, so its pgid is its pid
@@ -38,7 +40,8 @@ class Attempt:
         self._on_timeout = on_timeout
         self._timer = loop.call_later(timeout, self._timed_out) if timeout is not None else None
         self._time_left: float | None = None
-        self._readers = [LineReader(loop, pipe, name, on_line, max_line=max_line)
+        self.log: Any = None  # the pool's LogWriter for this attempt, if it keeps one
+        self._readers = [LineReader(loop, pipe, name, on_line, max_line=max_line, on_data=on_data)
                          for pipe, name in ((proc.stdout, "stdout"), (proc.stderr, "stderr"))]
         self._exit = watch_exit(loop, proc)
 

@@ -113,7 +113,7 @@ class Job:
     __slots__ = (
         "id", "spec", "state", "pid", "returncode", "error", "submitted_at", "started_at",
         "finished_at", "attempts", "history", "peak_rss", "cpu_seconds", "log_path",
-        "output_seq", "_priority", "_pool", "_tail", "_done", "__weakref__",
+        "output_seq", "retry_of", "_priority", "_pool", "_tail", "_tail_from_log", "_done", "__weakref__",
     )
 
     def __init__(self, pool: ProcessPool, job_id: int, spec: JobSpec, tail_lines: int) -> None:
@@ -136,6 +136,9 @@ class Job:
         self.log_path: str | None = None
         self.output_seq = 0
         """Counts output lines ever received; a view can tell whether `tail()` changed."""
+        self.retry_of: int | None = None
+        """The id of the job this one re-runs (`pool.retry`), if any."""
+        self._tail_from_log = False  # a job restored from a store reads its tail from its log once
         self._priority = spec.priority
         self._pool = pool
         self._tail: deque[tuple[str, str]] = deque(maxlen=tail_lines)
@@ -182,8 +185,19 @@ class Job:
             raise TypeError(f"tail(n) takes an int number of lines, not {type(n).__name__}")
         if n < 0:
             raise ValueError(f"tail(n) needs n >= 0, got {n}")
+        if self._tail_from_log:
+            self._load_tail()
         lines = list(self._tail)[-n:] if n else []
         return lines if streams else [text for _, text in lines]
+
+    def _load_tail(self) -> None:
+        from .logfile import read_log
+        self._tail_from_log = False
+        try:
+            for item in read_log(self.log_path):  # type: ignore[arg-type]
+                self._tail.append(item)
+        except OSError:
+            pass
 
     # -- control (delegated to the pool, which owns the process) -------------------------
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import concurrent.futures
+import dataclasses
 import itertools
 import os
 import signal
@@ -24,10 +25,13 @@ from typing import Any
 from .attempt import Attempt
 from .engine import Engine
 from .events import Event, EventBus, JobEvent, PoolEvent
-from .job import Job, JobState
+from .history import export_records, job_record, job_row, restore_job
+from .job import Job, JobSpec, JobState
+from .logfile import LogWriter
 from .process import describe_spawn_error, spawn
 from .scheduler import Policy, Scheduler
 from .spec import check_count, check_int, check_positive_seconds, make_spec
+from .store import DEFAULT_STORE, JobStore, open_store
 from .watchdog import Watchdog
 
 __all__ = ["ProcessPool"]
@@ -43,11 +47,16 @@ class ProcessPool:
 
     `policy` is "priority" (default: higher first, FIFO among equals), "fifo", "aging", or a
     `Policy` object such as `AgingPolicy(rate=0.5)`. `kill_grace` is the seconds between TERM and
-    KILL. `tail_lines` bounds each job's in-memory output. `store=None` keeps everything in memory.
+    KILL. `tail_lines` bounds each job's in-memory output.
+
+    `store` is a directory that keeps every job and its full output across kernel restarts
+    (default ".procwidgets" in the current directory, or $PROCWIDGETS_STORE; "" or "none" there,
+    or `store=None` here, keeps everything in memory). Earlier jobs found in it appear in
+    `pool.jobs`; ones whose owner died while they were queued or running are INTERRUPTED.
     """
 
     def __init__(self, max_workers: int | None = None, *, policy: str | Policy = "priority",
-                 store: Any = None, kill_grace: float = 5.0, tail_lines: int = 1000,
+                 store: str | os.PathLike[str] | None = DEFAULT_STORE, kill_grace: float = 5.0, tail_lines: int = 1000,
                  max_line: int = 4096) -> None:
         if max_workers is None:
             max_workers = os.cpu_count() or 1
@@ -55,8 +64,6 @@ class ProcessPool:
         self._kill_grace = check_positive_seconds("kill_grace", kill_grace, allow_none=False)
         self._tail_lines = check_count("tail_lines", tail_lines, 1)
         self._max_line = check_count("max_line", max_line, 80)
-        if store is not None:
-            raise NotImplementedError("the durable job store is not available yet; pass store=None")
         self._scheduler = Scheduler(policy)
         self._bus = EventBus()
         self._attempt_end_hooks: list[Callable[[Job], None]] = []
@@ -68,9 +75,14 @@ class ProcessPool:
         self._dispatch_paused = False
         self._closed = False  # no more submissions
         self._killing = False  # shutdown(kill=True) under way: no retries
+        self._store = open_store(store)
+        if self._store is not None:
+            rows, events = self._store.load()
+            for row in rows:
+                self._jobs[row["id"]] = restore_job(self, row, events.get(row["id"], []), self._tail_lines)
         self._engine = Engine(name="procwidgets-pool")
         self._watchdog = Watchdog(self._kill_grace)
-        self._finalizer = weakref.finalize(self, _release, self._engine, self._watchdog)
+        self._finalizer = weakref.finalize(self, _release, self._engine, self._watchdog, self._store)
         _live_pools.add(self)
 
     # -- reading ----------------------------------------------------------------------------
@@ -147,9 +159,16 @@ class ProcessPool:
         after_jobs = self._check_after(after)
         spec = make_spec(command, name=name, priority=priority, timeout=timeout, cwd=cwd, env=env,
                          retries=retries, after_ids=[j.id for j in after_jobs], shell=shell)
+        return self._add(spec)
+
+    def _add(self, spec: JobSpec, retry_of: int | None = None) -> Job:
         with self._lock:
             if not self._closed:
-                job = Job(self, next(self._ids), spec, self._tail_lines)
+                job_id = self._store.next_id() if self._store is not None else next(self._ids)
+                job = Job(self, job_id, spec, self._tail_lines)
+                job.retry_of = retry_of
+                if self._store is not None:
+                    job.log_path = self._store.log_path(job_id)
                 self._jobs[job.id] = job
                 self._engine.call_soon(self._enqueue, job)
                 return job
@@ -170,7 +189,23 @@ class ProcessPool:
                                  f"dependencies must be jobs of the same pool")
         return jobs
 
+    def retry(self, job: Job) -> Job:
+        """Submit a finished job's command again, as a new job (its `retry_of` names the old one)."""
+        self._own(job)
+        if not job.state.is_finished:
+            raise ValueError(f"{job!r} is {job.state.name}; only a finished job can be retried (cancel it first)")
+        spec = job.spec
+        if spec.after:
+            spec = dataclasses.replace(spec, after=tuple(i for i in spec.after if i in self._jobs))
+        return self._add(dataclasses.replace(spec, priority=job.priority), retry_of=job.id)
+
+    def retry_interrupted(self) -> list[Job]:
+        """Queue again every INTERRUPTED job not retried yet; returns the new jobs."""
+        retried = {j.retry_of for j in self.jobs}
+        return [self.retry(j) for j in self.jobs if j.state is JobState.INTERRUPTED and j.id not in retried]
+
     def _enqueue(self, job: Job) -> None:
+        self._persist(job, job.submitted_at, "submitted")
         self._bus.emit(JobEvent(job.submitted_at, "state", job, None, QUEUED, "submitted"))
         if job.state is not QUEUED:  # cancelled by a subscriber before it reached the queue
             return
@@ -243,6 +278,7 @@ class ProcessPool:
         job._priority = priority
         if job.id in self._scheduler:
             self._scheduler.reprioritise(job.id, priority)
+        self._persist(job)
         self._bus.emit(JobEvent(time.time(), "priority", job, job.state, job.state, f"priority {priority}"))
 
     # -- controlling the pool ---------------------------------------------------------------
@@ -295,9 +331,12 @@ class ProcessPool:
             self._finish(job, FAILED, job.error)
             return
         self._watchdog.add(proc.pid)
+        log = self._open_log(job, proc.pid)
         attempt = self._running[job.id] = Attempt(
             self._engine.loop, proc, on_line=self._on_line_for(job), max_line=self._max_line,
-            kill_grace=self._kill_grace, timeout=spec.timeout, on_timeout=lambda: attempt.terminate("timeout"))
+            kill_grace=self._kill_grace, timeout=spec.timeout, on_timeout=lambda: attempt.terminate("timeout"),
+            on_data=log.write if log is not None else None)
+        attempt.log = log
         job.pid, job.started_at, job.finished_at = proc.pid, time.time(), None
         job.returncode = job.error = None
         self._set_state(job, RUNNING, f"attempt {job.attempts}, pid {proc.pid}")
@@ -314,20 +353,40 @@ class ProcessPool:
             job.output_seq += 1
         return on_line
 
+    def _open_log(self, job: Job, pid: int) -> LogWriter | None:
+        if job.log_path is None:
+            return None
+        try:
+            log = LogWriter(job.log_path)
+        except OSError as exc:
+            job.history.append((time.time(), job.state, f"no log file: {exc.strerror or exc}"))
+            return None
+        log.note(f"attempt {job.attempts} started: pid {pid}, argv {list(job.argv)!r}")
+        return log
+
     async def _supervise(self, job: Job, attempt: Attempt) -> None:
         returncode, usage = await attempt.finish()
+        log_error = None
+        if attempt.log is not None:
+            attempt.log.close()
+            log_error = attempt.log.error
         self._watchdog.remove(attempt.pgid)
         del self._running[job.id]
         job.returncode = returncode
-        if usage is not None:  # exact CPU time of the tree's reaped processes; largest single RSS
+        if usage is not None:
+            # Exact CPU time of the leader and every descendant it reaped, over all attempts. Its
+            # ru_maxrss is not used: Linux carries the high-water mark across exec, so a tiny job
+            # forked from a big notebook kernel would report the kernel's size. peak_rss comes
+            # from a Monitor's samples of the whole tree.
             job.cpu_seconds = (job.cpu_seconds or 0.0) + usage.ru_utime + usage.ru_stime
-            job.peak_rss = max(job.peak_rss or 0, usage.ru_maxrss * 1024)
         for hook in self._attempt_end_hooks:
             try:
                 hook(job)
             except Exception as exc:  # noqa: BLE001 - a monitor's bug must not lose the job's end
                 warnings.warn(f"procwidgets attempt-end hook {hook!r} raised {exc!r}", RuntimeWarning, stacklevel=1)
         state, reason = self._outcome(job, attempt, returncode)
+        if log_error:
+            reason = f"{reason}; {log_error}"
         if state in (FAILED, TIMED_OUT) and job.attempts <= job.spec.retries and not self._killing:
             job.error = reason
             self._set_state(job, QUEUED, f"retry {job.attempts}/{job.spec.retries} after {reason}")
@@ -357,7 +416,15 @@ class ProcessPool:
 
     def _set_state(self, job: Job, new: JobState, reason: str) -> None:
         old = job._transition(new, reason)
+        self._persist(job, job.history[-1][0], reason)
         self._bus.emit(JobEvent(job.history[-1][0], "state", job, old, new, reason))
+
+    def _persist(self, job: Job, event_time: float | None = None, reason: str = "") -> None:
+        """Queue the job's row (and a state event) for the store's writer; never blocks dispatch."""
+        if self._store is not None:
+            self._store.put_job(job_row(job, self._store.owner))
+            if event_time is not None:
+                self._store.put_event(job.id, event_time, job.state.value, reason)
 
     def _finish(self, job: Job, state: JobState, reason: str) -> None:
         """End a job and cascade to dependents: a failure cancels every job waiting on it."""
@@ -369,6 +436,25 @@ class ProcessPool:
             self._set_state(job, state, reason)
             ready, doomed = self._scheduler.finished(job.id, state is SUCCEEDED)
             work.extend((self._jobs[d], CANCELLED, _dependency_error(job)) for d in doomed)
+
+    # -- history ----------------------------------------------------------------------------
+
+    def history(self) -> list[dict[str, Any]]:
+        """Every job of this pool (restored ones too) as a plain dict, in id order."""
+        return [job_record(j) for j in sorted(self.jobs, key=lambda j: j.id)]
+
+    def to_dataframe(self) -> Any:
+        """`history()` as a pandas DataFrame (needs pandas installed)."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError("to_dataframe() needs pandas: pip install pandas "
+                              "(or use pool.history(), plain dicts)") from None
+        return pd.DataFrame.from_records(self.history())
+
+    def export(self, path: str | os.PathLike[str]) -> str:
+        """Write `history()` to a .csv or .json file; returns the path."""
+        return export_records(self.history(), path)
 
     # -- waiting and shutting down ----------------------------------------------------------
 
@@ -434,11 +520,13 @@ def _dependency_error(dep: Job) -> str:
     return f"dependency job {dep.id} ({dep.name!r}) ended {dep.state.name}, not SUCCEEDED"
 
 
-def _release(engine: Engine, watchdog: Watchdog) -> None:
+def _release(engine: Engine, watchdog: Watchdog, store: JobStore | None) -> None:
     # Runs at shutdown, or when a pool is dropped with nothing running: no thread is left behind.
     if not engine.in_engine_thread():
         engine.stop()
     watchdog.close()
+    if store is not None:
+        store.close()
 
 
 @atexit.register

@@ -91,9 +91,11 @@ def test_duration_is_none_before_start():
 
 def test_public_names_are_sorted_and_complete():
     assert pw.__all__ == sorted(pw.__all__)
-    public = {n for n in dir(pw) if not n.startswith("_") and n not in {"core"}}
+    public = {n for n in dir(pw) if not n.startswith("_")}
     modules = {n for n in public if type(getattr(pw, n)).__name__ == "module"}
-    assert set(pw.__all__) == public - modules
+    assert set(pw.__all__) <= public
+    assert public - modules <= set(pw.__all__)  # every public class and function is exported
+    assert modules & set(pw.__all__) <= {"sim", "widgets"}  # subpackages meant for users
 
 
 def test_core_imports_no_widget_libraries():

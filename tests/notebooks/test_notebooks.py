@@ -22,5 +22,8 @@ def test_notebook_runs_clean(path):
     client = NotebookClient(nb, timeout=180, kernel_name="python3", store_widget_state=False,
                             resources={"metadata": {"path": str(path.parent)}})
     client.execute()
-    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
+    outputs = [o for c in nb.cells for o in c.get("outputs", [])]
+    errors = [o for o in outputs if o.output_type == "error"]
     assert not errors, "\n".join("\n".join(e.traceback) for e in errors)
+    tracebacks = [o.text for o in outputs if o.output_type == "stream" and "Traceback" in o.text]
+    assert not tracebacks, tracebacks  # e.g. from a widget callback or a thread
