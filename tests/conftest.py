@@ -11,35 +11,9 @@ from __future__ import annotations
 import os
 import signal
 import sys
-import uuid
 
 import pytest
-from helpers import wait_for
-
-MARK = f"PROCWIDGETS_TEST_MARK={uuid.uuid4().hex}".encode()
-os.environ["PROCWIDGETS_TEST_MARK"] = MARK.split(b"=", 1)[1].decode()
-# Pools created without store= keep history in memory during tests; store tests pass a tmp dir.
-os.environ["PROCWIDGETS_STORE"] = ""
-
-
-def marked_processes() -> list[int]:
-    """Live (not zombie) processes, other than this one, whose environment carries the mark."""
-    found = []
-    me = os.getpid()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == me:
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                stat = f.read()
-            if stat[stat.rfind(b")") + 2:][:1] in (b"Z", b"X"):
-                continue
-            with open(f"/proc/{entry}/environ", "rb") as f:
-                if MARK in f.read().split(b"\0"):
-                    found.append(int(entry))
-        except OSError:
-            continue
-    return found
+from helpers import marked_processes, wait_for
 
 
 @pytest.fixture(autouse=True)
