@@ -392,7 +392,7 @@ class ProcessPool:
             self._set_state(job, QUEUED, f"retry {job.attempts}/{job.spec.retries} after {reason}")
             self._scheduler.push(job.id, job.priority)
         else:
-            job.error = None if state is SUCCEEDED else reason
+            job.error = (log_error if state is SUCCEEDED else reason) or None
             self._finish(job, state, reason)
         self._dispatch()
 

@@ -202,3 +202,21 @@ def test_corrupted_database_is_kept_aside(tmp_path):
         assert list(read_log(log)) == [("stdout", "hello")]  # logs untouched
     finally:
         pool.shutdown()
+
+
+def test_disk_full_stops_the_log_not_the_job(tmp_path):
+    small = tmp_path / "small"
+    small.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(small)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here (needs root): {mounted.stderr.decode().strip()}")
+    try:
+        with pw.ProcessPool(max_workers=1, store=small) as pool:
+            job = pool.submit([sys.executable, "-c", "for i in range(20000): print('x' * 99)"])
+            after = pool.submit([sys.executable, "-c", "print('still fine')"])
+        assert job.state is JobState.SUCCEEDED and job.output_seq == 20000  # the job went on
+        assert "log writing stopped" in job.error and "No space left" in job.error
+        assert "log writing stopped" in job.history[-1][2]
+        assert after.state is JobState.SUCCEEDED and after.tail() == ["still fine"]
+    finally:
+        subprocess.run(["umount", "-l", str(small)], check=True)
