@@ -7,6 +7,7 @@
 """
 
 from . import sim  # the simulator's engine imports no widget library
+from .backends import Backend, LocalBackend, SpawnError
 from .core import (
     AgingPolicy,
     Event,
@@ -29,6 +30,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AgingPolicy",
+    "Backend",
     "Event",
     "FifoPolicy",
     "InvalidTransition",
@@ -36,11 +38,13 @@ __all__ = [
     "JobEvent",
     "JobSpec",
     "JobState",
+    "LocalBackend",
     "Policy",
     "PoolEvent",
     "PriorityPolicy",
     "ProcessPool",
     "Scheduler",
+    "SpawnError",
     "StoreError",
     "run",
     "sim",

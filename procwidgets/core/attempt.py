@@ -1,7 +1,9 @@
-"""One attempt at running a job: its process group, output readers, timeout and kill sequence.
+"""One attempt at running a job: its timeout, its kill sequence, and (locally) its process group.
 
-The pool decides (which job, when, what the ending means); an `Attempt` acts on one process
-group and reports how it ended. Everything here runs on the engine thread.
+The pool decides (which job, when, what the ending means); an `Attempt` acts on one running
+command and reports how it ended. `Attempt` holds what every backend shares (the timeout clock
+that stops while paused; TERM, a grace period, then KILL); `LocalAttempt` is a process group on
+this machine. Everything here runs on the engine thread.
 """
 
 from __future__ import annotations
@@ -16,57 +18,59 @@ from typing import Any
 
 from .process import LineReader, group_alive, signal_group, watch_exit
 
-__all__ = ["Attempt"]
+__all__ = ["Attempt", "LocalAttempt"]
 
 DRAIN_SECONDS = 1.0
 """How long to wait for output after the group is gone (only a process that left it holds pipes)."""
 
 
 class Attempt:
-    """A started process group. `finish()` resolves once it is gone, with (returncode, rusage)."""
+    """A started command. Subclasses say how to signal it and how to wait for its end."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, proc: subprocess.Popen[bytes], *,
-                 on_line: Callable[[str, str], None], max_line: int, kill_grace: float,
-                 timeout: float | None, on_timeout: Callable[[], None],
-                 on_data: Callable[[str, bytes], None] | None = None) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, *, pid: int | None, kill_grace: float,
+                 timeout: float | None, on_timeout: Callable[[], None]) -> None:
         self.loop = loop
-        self.proc = proc
-        self.pgid: int = proc.pid  # the job leads its own session, so its pgid is its pid
+        self.pid = pid
         self.kill_grace = kill_grace
         self.kill_reason: str | None = None  # "cancel", "timeout" or "shutdown" once a kill began
         self.killed_hard = False  # SIGKILL had to be sent: something ignored SIGTERM
+        self.log: Any = None  # the pool's LogWriter for this attempt, if it keeps one
         self._kill_started = 0.0
         self._kill_timer: asyncio.TimerHandle | None = None
         self._on_timeout = on_timeout
         self._timer = loop.call_later(timeout, self._timed_out) if timeout is not None else None
         self._time_left: float | None = None
-        self.log: Any = None  # the pool's LogWriter for this attempt, if it keeps one
-        self._readers = [LineReader(loop, pipe, name, on_line, max_line=max_line, on_data=on_data)
-                         for pipe, name in ((proc.stdout, "stdout"), (proc.stderr, "stderr"))]
-        self._exit = watch_exit(loop, proc)
 
-    # -- signals ----------------------------------------------------------------------------
+    def send_signal(self, sig: int) -> bool:
+        """Signal every process of the attempt; False if none is left."""
+        raise NotImplementedError
+
+    async def finish(self) -> tuple[int, os.struct_rusage | None]:
+        """Wait until nothing of the attempt runs any more: (returncode, rusage or None)."""
+        raise NotImplementedError
+
+    # -- the shared sequences ---------------------------------------------------------------
 
     def terminate(self, reason: str) -> None:
-        """TERM the whole group now (CONT too, so a stopped group can act on it), KILL after the grace."""
+        """TERM everything now (CONT too, so a stopped group can act on it), KILL after the grace."""
         if self.kill_reason is not None:
             return
         self.kill_reason, self._kill_started = reason, time.monotonic()
-        signal_group(self.pgid, signal.SIGTERM)
-        signal_group(self.pgid, signal.SIGCONT)
+        self.send_signal(signal.SIGTERM)
+        self.send_signal(signal.SIGCONT)
         self._kill_timer = self.loop.call_later(self.kill_grace, self._kill_hard)
 
     def stop(self) -> None:
-        """SIGSTOP the group; the timeout clock stops too (it counts running time only)."""
-        signal_group(self.pgid, signal.SIGSTOP)
+        """SIGSTOP; the timeout clock stops too (it counts running time only)."""
+        self.send_signal(signal.SIGSTOP)
         if self._timer is not None:
             self._time_left = max(0.0, self._timer.when() - self.loop.time())
             self._timer.cancel()
             self._timer = None
 
     def cont(self) -> None:
-        """SIGCONT the group and restart the timeout clock where it stopped."""
-        signal_group(self.pgid, signal.SIGCONT)
+        """SIGCONT, and restart the timeout clock where it stopped."""
+        self.send_signal(signal.SIGCONT)
         if self._time_left is not None:
             self._timer = self.loop.call_later(self._time_left, self._timed_out)
             self._time_left = None
@@ -76,18 +80,42 @@ class Attempt:
         self._on_timeout()
 
     def _kill_hard(self) -> None:
-        self.killed_hard = signal_group(self.pgid, signal.SIGKILL) or self.killed_hard
+        self.killed_hard = self.send_signal(signal.SIGKILL) or self.killed_hard
 
-    # -- the end ----------------------------------------------------------------------------
+    def _ended(self) -> None:
+        """Stop the clocks once the command is gone."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._kill_timer is not None:
+            self._kill_timer.cancel()
+
+
+class LocalAttempt(Attempt):
+    """A process group on this machine, led by the job's process. `finish()` resolves once it is gone."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, proc: subprocess.Popen[bytes], *,
+                 on_line: Callable[[str, str], None], max_line: int, kill_grace: float,
+                 timeout: float | None, on_timeout: Callable[[], None],
+                 on_data: Callable[[str, bytes], None] | None = None) -> None:
+        super().__init__(loop, pid=proc.pid, kill_grace=kill_grace, timeout=timeout, on_timeout=on_timeout)
+        self.proc = proc
+        self.pgid: int = proc.pid  # the job leads its own session, so its pgid is its pid
+        self._readers = [LineReader(loop, pipe, name, on_line, max_line=max_line, on_data=on_data)
+                         for pipe, name in ((proc.stdout, "stdout"), (proc.stderr, "stderr"))]
+        self._exit = watch_exit(loop, proc)
+
+    def send_signal(self, sig: int) -> bool:
+        return signal_group(self.pgid, sig)
 
     async def finish(self) -> tuple[int, os.struct_rusage | None]:
         """Wait for the leader to exit, clear the rest of its group, drain its output."""
         returncode, usage = await self._exit
         if self._timer is not None:
             self._timer.cancel()
+            self._timer = None
         await self._clear_group()
-        if self._kill_timer is not None:
-            self._kill_timer.cancel()
+        self._ended()
         try:
             await asyncio.wait_for(asyncio.gather(*(r.eof for r in self._readers)), timeout=DRAIN_SECONDS)
         except asyncio.TimeoutError:
@@ -101,8 +129,8 @@ class Attempt:
             return
         if self.kill_reason is None:
             self._kill_started = time.monotonic()
-            signal_group(self.pgid, signal.SIGTERM)
-            signal_group(self.pgid, signal.SIGCONT)
+            self.send_signal(signal.SIGTERM)
+            self.send_signal(signal.SIGCONT)
         deadline = self._kill_started + self.kill_grace
         while group_alive(self.pgid) and time.monotonic() < deadline:
             await asyncio.sleep(0.02)  # a bounded wait for stragglers, not a dispatch loop

@@ -22,17 +22,17 @@ import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from ..backends.base import Backend, SpawnError
+from ..backends.local import LocalBackend
 from .attempt import Attempt
 from .engine import Engine
 from .events import Event, EventBus, JobEvent, PoolEvent
 from .history import export_records, job_record, job_row, restore_job
 from .job import Job, JobSpec, JobState
 from .logfile import LogWriter
-from .process import describe_spawn_error, spawn
 from .scheduler import Policy, Scheduler
 from .spec import check_count, check_int, check_positive_seconds, make_spec
 from .store import DEFAULT_STORE, JobStore, open_store
-from .watchdog import Watchdog
 
 __all__ = ["ProcessPool"]
 
@@ -56,10 +56,15 @@ class ProcessPool:
     """
 
     def __init__(self, max_workers: int | None = None, *, policy: str | Policy = "priority",
-                 store: str | os.PathLike[str] | None = DEFAULT_STORE, kill_grace: float = 5.0, tail_lines: int = 1000,
-                 max_line: int = 4096) -> None:
+                 store: str | os.PathLike[str] | None = DEFAULT_STORE, kill_grace: float = 5.0,
+                 tail_lines: int = 1000, max_line: int = 4096, backend: Backend | None = None) -> None:
+        if backend is None:
+            backend = LocalBackend()
+        elif not isinstance(backend, Backend):
+            raise TypeError(f"backend must be a Backend such as pw.LocalBackend() or pw.DaskBackend(client), "
+                            f"got {backend!r} ({type(backend).__name__})")
         if max_workers is None:
-            max_workers = os.cpu_count() or 1
+            max_workers = backend.default_workers()
         self._max_workers = check_count("max_workers", max_workers, 1)
         self._kill_grace = check_positive_seconds("kill_grace", kill_grace, allow_none=False)
         self._tail_lines = check_count("tail_lines", tail_lines, 1)
@@ -81,8 +86,9 @@ class ProcessPool:
             for row in rows:
                 self._jobs[row["id"]] = restore_job(self, row, events.get(row["id"], []), self._tail_lines)
         self._engine = Engine(name="procwidgets-pool")
-        self._watchdog = Watchdog(self._kill_grace)
-        self._finalizer = weakref.finalize(self, _release, self._engine, self._watchdog, self._store)
+        self._backend = backend
+        backend.bind(self._engine.loop, kill_grace=self._kill_grace, max_line=self._max_line)
+        self._finalizer = weakref.finalize(self, _release, self._engine, backend, self._store)
         _live_pools.add(self)
 
     # -- reading ----------------------------------------------------------------------------
@@ -322,24 +328,23 @@ class ProcessPool:
             self._start(self._jobs[job_id])
 
     def _start(self, job: Job) -> None:
-        spec = job.spec
         job.attempts += 1
+        log = self._open_log(job)
         try:
-            proc = spawn(spec.argv, cwd=spec.cwd, env=spec.env)
-        except OSError as exc:
-            job.error = describe_spawn_error(exc, spec.argv, spec.cwd)
-            self._finish(job, FAILED, job.error)
+            attempt = self._backend.start(job, on_line=self._on_line_for(job),
+                                          on_data=log.write if log is not None else None,
+                                          on_timeout=lambda: attempt.terminate("timeout"))
+        except SpawnError as exc:
+            if log is not None:
+                log.note(f"could not start: {exc}")
+                log.close()
+            self._finish(job, FAILED, str(exc))
             return
-        self._watchdog.add(proc.pid)
-        log = self._open_log(job, proc.pid)
-        attempt = self._running[job.id] = Attempt(
-            self._engine.loop, proc, on_line=self._on_line_for(job), max_line=self._max_line,
-            kill_grace=self._kill_grace, timeout=spec.timeout, on_timeout=lambda: attempt.terminate("timeout"),
-            on_data=log.write if log is not None else None)
         attempt.log = log
-        job.pid, job.started_at, job.finished_at = proc.pid, time.time(), None
+        self._running[job.id] = attempt
+        job.pid, job.started_at, job.finished_at = attempt.pid, time.time(), None
         job.returncode = job.error = None
-        self._set_state(job, RUNNING, f"attempt {job.attempts}, pid {proc.pid}")
+        self._set_state(job, RUNNING, f"attempt {job.attempts}, pid {attempt.pid}")
         task = self._engine.spawn(self._supervise(job, attempt), name=f"job-{job.id}")
         self._supervisors.add(task)
         task.add_done_callback(self._supervisors.discard)
@@ -353,7 +358,7 @@ class ProcessPool:
             job.output_seq += 1
         return on_line
 
-    def _open_log(self, job: Job, pid: int) -> LogWriter | None:
+    def _open_log(self, job: Job) -> LogWriter | None:
         if job.log_path is None:
             return None
         try:
@@ -361,16 +366,15 @@ class ProcessPool:
         except OSError as exc:
             job.history.append((time.time(), job.state, f"no log file: {exc.strerror or exc}"))
             return None
-        log.note(f"attempt {job.attempts} started: pid {pid}, argv {list(job.argv)!r}")
+        log.note(f"attempt {job.attempts}: argv {list(job.argv)!r}")
         return log
 
     async def _supervise(self, job: Job, attempt: Attempt) -> None:
-        returncode, usage = await attempt.finish()
+        returncode, usage = await self._backend.finish(attempt)
         log_error = None
         if attempt.log is not None:
             attempt.log.close()
             log_error = attempt.log.error
-        self._watchdog.remove(attempt.pgid)
         del self._running[job.id]
         job.returncode = returncode
         if usage is not None:
@@ -520,11 +524,11 @@ def _dependency_error(dep: Job) -> str:
     return f"dependency job {dep.id} ({dep.name!r}) ended {dep.state.name}, not SUCCEEDED"
 
 
-def _release(engine: Engine, watchdog: Watchdog, store: JobStore | None) -> None:
+def _release(engine: Engine, backend: Backend, store: JobStore | None) -> None:
     # Runs at shutdown, or when a pool is dropped with nothing running: no thread is left behind.
     if not engine.in_engine_thread():
         engine.stop()
-    watchdog.close()
+    backend.close()
     if store is not None:
         store.close()
 

@@ -1,0 +1,47 @@
+"""The backend seam: where jobs run. The pool decides what runs and when; a backend starts one
+attempt of a job and reports how it ended. `LocalBackend` (subprocesses here) is the default;
+`DaskBackend` runs the same jobs on a Dask distributed cluster.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..core.attempt import Attempt
+    from ..core.job import Job
+
+__all__ = ["Backend", "SpawnError"]
+
+
+class SpawnError(Exception):
+    """The job could not be started; the message says why and what to do (the job ends FAILED)."""
+
+
+class Backend:
+    """Starts attempts of jobs. One backend serves one pool; all calls come on the pool's engine thread."""
+
+    name = "backend"
+
+    def bind(self, loop: asyncio.AbstractEventLoop, *, kill_grace: float, max_line: int) -> None:
+        """Called once by the pool that owns this backend, on creation."""
+        self.loop, self.kill_grace, self.max_line = loop, kill_grace, max_line
+
+    def default_workers(self) -> int:
+        """The concurrency limit when the user gives none."""
+        return os.cpu_count() or 1
+
+    def start(self, job: Job, *, on_line: Callable[[str, str], None],
+              on_data: Callable[[str, bytes], None] | None, on_timeout: Callable[[], None]) -> Attempt:
+        """Start one attempt of `job` now; raise `SpawnError` if it cannot start."""
+        raise NotImplementedError
+
+    async def finish(self, attempt: Attempt) -> tuple[int, os.struct_rusage | None]:
+        """Wait for the attempt's end and release what the backend held for it."""
+        return await attempt.finish()
+
+    def close(self) -> None:
+        """Release the backend's own resources (after every attempt has finished). Idempotent."""
