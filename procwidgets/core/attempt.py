@@ -16,9 +16,16 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .process import LineReader, group_alive, signal_group, watch_exit
+from .process import LineReader, group_alive, scan_descendants, signal_group, signal_known, watch_exit
 
 __all__ = ["Attempt", "LocalAttempt"]
+
+
+def _pgid(pid: int) -> int | None:
+    try:
+        return os.getpgid(pid)
+    except OSError:
+        return None
 
 DRAIN_SECONDS = 1.0
 """How long to wait for output after the group is gone (only a process that left it holds pipes)."""
@@ -101,12 +108,28 @@ class LocalAttempt(Attempt):
         super().__init__(loop, pid=proc.pid, kill_grace=kill_grace, timeout=timeout, on_timeout=on_timeout)
         self.proc = proc
         self.pgid: int = proc.pid  # the job leads its own session, so its pgid is its pid
+        self.escaped: dict[int, int] = {}  # descendants outside the group: {pid: starttime}
         self._readers = [LineReader(loop, pipe, name, on_line, max_line=max_line, on_data=on_data)
                          for pipe, name in ((proc.stdout, "stdout"), (proc.stderr, "stderr"))]
         self._exit = watch_exit(loop, proc)
 
     def send_signal(self, sig: int) -> bool:
-        return signal_group(self.pgid, sig)
+        sent = signal_group(self.pgid, sig)
+        if sig in (signal.SIGTERM, signal.SIGKILL, signal.SIGCONT) and self.escaped:
+            sent = signal_known(self.escaped, sig) or sent
+        return sent
+
+    def remember(self, descendants: dict[int, int]) -> None:
+        """Note descendants seen outside the job's group ({pid: starttime}), e.g. by a monitor's
+        scan, so a kill reaches them even after the chain of parents to the leader is broken."""
+        self.escaped.update({pid: t for pid, t in descendants.items() if _pgid(pid) != self.pgid})
+
+    def terminate(self, reason: str) -> None:
+        # Before the group is signalled, find descendants that left it (setsid): while the
+        # leader lives, parent links lead to them.
+        if self.kill_reason is None:
+            self.remember(scan_descendants(self.pgid))
+        super().terminate(reason)
 
     async def finish(self) -> tuple[int, os.struct_rusage | None]:
         """Wait for the leader to exit, clear the rest of its group, drain its output."""
@@ -125,13 +148,16 @@ class LocalAttempt(Attempt):
 
     async def _clear_group(self) -> None:
         """After the leader exits, the job's other processes do not outlive it: TERM, grace, KILL."""
-        if not group_alive(self.pgid):
+        if not group_alive(self.pgid) and not self._escapees_alive():
             return
         if self.kill_reason is None:
             self._kill_started = time.monotonic()
             self.send_signal(signal.SIGTERM)
             self.send_signal(signal.SIGCONT)
         deadline = self._kill_started + self.kill_grace
-        while group_alive(self.pgid) and time.monotonic() < deadline:
+        while (group_alive(self.pgid) or self._escapees_alive()) and time.monotonic() < deadline:
             await asyncio.sleep(0.02)  # a bounded wait for stragglers, not a dispatch loop
         self._kill_hard()
+
+    def _escapees_alive(self) -> bool:
+        return signal_known(self.escaped, 0) if self.escaped else False

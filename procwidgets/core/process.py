@@ -22,7 +22,8 @@ import shutil
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
 
-__all__ = ["LineReader", "describe_spawn_error", "group_alive", "signal_group", "spawn", "watch_exit"]
+__all__ = ["LineReader", "describe_spawn_error", "group_alive", "scan_descendants", "signal_group", "signal_known",
+           "spawn", "watch_exit"]
 
 READ_SIZE = 65536
 
@@ -101,6 +102,59 @@ def group_alive(pgid: int) -> bool:
         if len(fields) > 2 and int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
             return True
     return False
+
+
+def _read_stat(pid: int | str) -> tuple[int, int, int] | None:
+    """(ppid, pgrp, starttime) of a live, non-zombie process from /proc/PID/stat; None if gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(b")") + 2:].split()  # after "pid (comm) ": state ppid pgrp session ...
+    if len(fields) < 20 or fields[0] in (b"Z", b"X"):
+        return None
+    return int(fields[1]), int(fields[2]), int(fields[19])
+
+
+def scan_descendants(root: int) -> dict[int, int]:
+    """Every live descendant of `root` now, as {pid: starttime}, from one pass over /proc.
+
+    Follows parent links, so it finds a descendant that left the job's process group or session
+    (setsid) as long as the chain of parents up to `root` is alive. Linux only; {} elsewhere.
+    """
+    try:
+        entries = [e for e in os.listdir("/proc") if e.isdigit()]
+    except OSError:
+        return {}
+    children: dict[int, list[tuple[int, int]]] = {}
+    for entry in entries:
+        stat = _read_stat(entry)
+        if stat is not None:
+            children.setdefault(stat[0], []).append((int(entry), stat[2]))
+    found: dict[int, int] = {}
+    stack = [root]
+    while stack:
+        for pid, started in children.get(stack.pop(), ()):
+            if pid not in found:
+                found[pid] = started
+                stack.append(pid)
+    return found
+
+
+def signal_known(processes: dict[int, int], sig: int) -> bool:
+    """Signal each {pid: starttime} still alive as the same process (a reused pid is left alone)."""
+    sent = False
+    for pid, started in processes.items():
+        stat = _read_stat(pid)
+        if stat is None or stat[2] != started:
+            continue
+        try:
+            os.kill(pid, sig)
+            sent = True
+        except OSError:
+            pass
+    return sent
 
 
 def watch_exit(loop: asyncio.AbstractEventLoop,
