@@ -27,6 +27,7 @@ from ..backends.local import LocalBackend
 from .attempt import Attempt
 from .engine import Engine
 from .events import Event, EventBus, JobEvent, PoolEvent
+from .guard import CommandGuard, mask_argv
 from .history import export_records, job_record, job_row, restore_job
 from .job import Job, JobSpec, JobState
 from .logfile import LogWriter
@@ -47,7 +48,8 @@ class ProcessPool:
 
     `policy` is "priority" (default: higher first, FIFO among equals), "fifo", "aging", or a
     `Policy` object such as `AgingPolicy(rate=0.5)`. `kill_grace` is the seconds between TERM and
-    KILL. `tail_lines` bounds each job's in-memory output.
+    KILL. `tail_lines` bounds each job's in-memory output. `allowed_commands=[...]` (program
+    names or command-line patterns) restricts what any submission may run (see `CommandGuard`).
 
     `store` is a directory that keeps every job and its full output across kernel restarts
     (default ".procwidgets" in the current directory, or $PROCWIDGETS_STORE; "" or "none" there,
@@ -57,7 +59,8 @@ class ProcessPool:
 
     def __init__(self, max_workers: int | None = None, *, policy: str | Policy = "priority",
                  store: str | os.PathLike[str] | None = DEFAULT_STORE, kill_grace: float = 5.0,
-                 tail_lines: int = 1000, max_line: int = 4096, backend: Backend | None = None) -> None:
+                 tail_lines: int = 1000, max_line: int = 4096, backend: Backend | None = None,
+                 allowed_commands: Iterable[str] | None = None) -> None:
         if backend is None:
             backend = LocalBackend()
         elif not isinstance(backend, Backend):
@@ -69,6 +72,7 @@ class ProcessPool:
         self._kill_grace = check_positive_seconds("kill_grace", kill_grace, allow_none=False)
         self._tail_lines = check_count("tail_lines", tail_lines, 1)
         self._max_line = check_count("max_line", max_line, 80)
+        self._guard = CommandGuard(allowed_commands) if allowed_commands is not None else None
         self._scheduler = Scheduler(policy)
         self._bus = EventBus()
         self._attempt_end_hooks: list[Callable[[Job], None]] = []
@@ -167,7 +171,14 @@ class ProcessPool:
                          retries=retries, after_ids=[j.id for j in after_jobs], shell=shell)
         return self._add(spec)
 
+    @property
+    def guard(self) -> CommandGuard | None:
+        """The allowed-commands check every submission passes (None: no restriction)."""
+        return self._guard
+
     def _add(self, spec: JobSpec, retry_of: int | None = None) -> Job:
+        if self._guard is not None:
+            self._guard.check(spec)
         with self._lock:
             if not self._closed:
                 job_id = self._store.next_id() if self._store is not None else next(self._ids)
@@ -366,7 +377,7 @@ class ProcessPool:
         except OSError as exc:
             job.history.append((time.time(), job.state, f"no log file: {exc.strerror or exc}"))
             return None
-        log.note(f"attempt {job.attempts}: argv {list(job.argv)!r}")
+        log.note(f"attempt {job.attempts}: {mask_argv(job.argv)}")
         return log
 
     async def _supervise(self, job: Job, attempt: Attempt) -> None:

@@ -121,8 +121,9 @@ def _check_cwd(cwd: Any) -> str | None:
 def make_spec(command: Any, *, name: Any, priority: Any, timeout: Any, cwd: Any, env: Any,
               retries: Any, after_ids: Iterable[int], shell: Any) -> JobSpec:
     argv, text = parse_command(command, shell)
-    if name is None:  # the command as typed, with the program's directory left out, kept short
-        short = shlex.join([os.path.basename(argv[0]), *argv[1:]]) if not shell else text
+    if name is None:  # the command with the program's directory left out and secrets masked, kept short
+        from .guard import mask_argv
+        short = mask_argv([os.path.basename(argv[0]), *argv[1:]]) if not shell else text
         name = short if len(short) <= 60 else short[:57] + "..."
     elif not isinstance(name, str):
         raise TypeError(f"name must be a str or None, got {name!r} ({_type_name(name)})")

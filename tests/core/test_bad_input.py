@@ -99,3 +99,31 @@ def test_submit_after_shutdown(py):
     with pytest.raises(RuntimeError, match="is shut down and takes no more jobs; create a new ProcessPool"):
         pool.submit(OK)
     assert pool.jobs == []
+
+
+def test_allowed_commands_are_checked_in_the_core(make_pool):
+    from procwidgets.core.guard import CommandNotAllowed
+    pool = make_pool(max_workers=1, allowed_commands=["true", "python* -c *"])
+    assert pool.submit(["true"]).wait(10) is pw.JobState.SUCCEEDED
+    assert pool.submit(["/usr/bin/true"]).wait(10) is pw.JobState.SUCCEEDED
+    assert pool.submit("python3 -c pass").wait(10) is pw.JobState.SUCCEEDED
+    for bad in (["rm", "-rf", "/tmp/x"], "python3 evil.py", "bash -c true"):
+        with pytest.raises(CommandNotAllowed, match="is not allowed here; allowed: true, python\\* -c \\*"):
+            pool.submit(bad)
+    with pytest.raises(CommandNotAllowed, match="shell commands are not allowed"):
+        pool.submit("true", shell=True)
+    retried = pool.jobs[0]
+    assert pool.retry(retried).wait(10) is pw.JobState.SUCCEEDED  # retry passes the same check
+    assert len(pool.jobs) == 4
+    with pytest.raises(TypeError, match="not one str"):
+        pw.ProcessPool(allowed_commands="python")
+    with pytest.raises(ValueError, match="nothing could run"):
+        pw.ProcessPool(allowed_commands=[])
+
+
+def test_secrets_are_masked_for_display():
+    from procwidgets.core.guard import mask_argv, mask_env
+    assert mask_env({"API_KEY": "abc", "HF_TOKEN": "t", "DB_PASSWORD": "p", "LR": "0.1"}) == {
+        "API_KEY": "****", "HF_TOKEN": "****", "DB_PASSWORD": "****", "LR": "0.1"}
+    assert mask_argv(["train.py", "--token", "abc", "--lr", "0.1", "--password=hunter2", "AWS_SECRET=x"]) == (
+        "train.py --token '****' --lr 0.1 '--password=****' 'AWS_SECRET=****'")
