@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from .job import JobState
 from .process import LineReader, group_alive, scan_descendants, signal_group, signal_known, watch_exit
 
 __all__ = ["Attempt", "LocalAttempt"]
@@ -55,6 +56,25 @@ class Attempt:
     async def finish(self) -> tuple[int, os.struct_rusage | None]:
         """Wait until nothing of the attempt runs any more: (returncode, rusage or None)."""
         raise NotImplementedError
+
+    def outcome(self, returncode: int, timeout: float | None) -> tuple[JobState, str]:
+        """How the attempt ended, as a state and a reason in words."""
+        hard = f", KILLed after ignoring SIGTERM for {self.kill_grace:g} s" if self.killed_hard else ""
+        if self.kill_reason == "timeout":
+            return JobState.TIMED_OUT, f"timed out after {timeout:g} s{hard}"
+        if self.kill_reason == "cancel":
+            return JobState.CANCELLED, f"cancelled while running{hard}"
+        if self.kill_reason == "shutdown":
+            return JobState.CANCELLED, f"pool shut down{hard}"
+        if returncode == 0:
+            return JobState.SUCCEEDED, "exit code 0"
+        if returncode < 0:
+            try:
+                name = signal.Signals(-returncode).name
+            except ValueError:
+                name = f"signal {-returncode}"
+            return JobState.FAILED, f"killed by {name} from outside the pool"
+        return JobState.FAILED, f"exit code {returncode}"
 
     # -- the shared sequences ---------------------------------------------------------------
 

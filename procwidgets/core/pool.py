@@ -11,26 +11,23 @@ from __future__ import annotations
 import asyncio
 import atexit
 import concurrent.futures
-import dataclasses
 import itertools
 import os
-import signal
 import threading
 import time
 import warnings
 import weakref
 from collections.abc import Callable, Iterable
-from typing import Any
 
 from ..backends.base import Backend, SpawnError
 from ..backends.local import LocalBackend
 from .attempt import Attempt
 from .engine import Engine
 from .events import Event, EventBus, JobEvent, PoolEvent
-from .guard import CommandGuard, mask_argv
-from .history import export_records, job_record, job_row, restore_job
+from .guard import CommandGuard
+from .history import restore_job
 from .job import Job, JobSpec, JobState
-from .logfile import LogWriter
+from .pool_history import PoolHistory
 from .scheduler import Policy, Scheduler
 from .spec import check_count, check_int, check_positive_seconds, make_spec
 from .store import DEFAULT_STORE, JobStore, open_store
@@ -43,7 +40,7 @@ SUCCEEDED, FAILED, TIMED_OUT, CANCELLED = JobState.SUCCEEDED, JobState.FAILED, J
 _live_pools: weakref.WeakSet[ProcessPool] = weakref.WeakSet()
 
 
-class ProcessPool:
+class ProcessPool(PoolHistory):
     """Runs submitted commands as subprocesses, at most `max_workers` at a time.
 
     `policy` is "priority" (default: higher first, FIFO among equals), "fifo", "aging", or a
@@ -206,21 +203,6 @@ class ProcessPool:
                                  f"dependencies must be jobs of the same pool")
         return jobs
 
-    def retry(self, job: Job) -> Job:
-        """Submit a finished job's command again, as a new job (its `retry_of` names the old one)."""
-        self._own(job)
-        if not job.state.is_finished:
-            raise ValueError(f"{job!r} is {job.state.name}; only a finished job can be retried (cancel it first)")
-        spec = job.spec
-        if spec.after:
-            spec = dataclasses.replace(spec, after=tuple(i for i in spec.after if i in self._jobs))
-        return self._add(dataclasses.replace(spec, priority=job.priority), retry_of=job.id)
-
-    def retry_interrupted(self) -> list[Job]:
-        """Queue again every INTERRUPTED job not retried yet; returns the new jobs."""
-        retried = {j.retry_of for j in self.jobs}
-        return [self.retry(j) for j in self.jobs if j.state is JobState.INTERRUPTED and j.id not in retried]
-
     def _enqueue(self, job: Job) -> None:
         self._persist(job, job.submitted_at, "submitted")
         self._bus.emit(JobEvent(job.submitted_at, "state", job, None, QUEUED, "submitted"))
@@ -369,17 +351,6 @@ class ProcessPool:
             job.output_seq += 1
         return on_line
 
-    def _open_log(self, job: Job) -> LogWriter | None:
-        if job.log_path is None:
-            return None
-        try:
-            log = LogWriter(job.log_path)
-        except OSError as exc:
-            job.history.append((time.time(), job.state, f"no log file: {exc.strerror or exc}"))
-            return None
-        log.note(f"attempt {job.attempts}: {mask_argv(job.argv)}")
-        return log
-
     async def _supervise(self, job: Job, attempt: Attempt) -> None:
         returncode, usage = await self._backend.finish(attempt)
         log_error = None
@@ -399,7 +370,7 @@ class ProcessPool:
                 hook(job)
             except Exception as exc:  # noqa: BLE001 - a monitor's bug must not lose the job's end
                 warnings.warn(f"procwidgets attempt-end hook {hook!r} raised {exc!r}", RuntimeWarning, stacklevel=1)
-        state, reason = self._outcome(job, attempt, returncode)
+        state, reason = attempt.outcome(returncode, job.spec.timeout)
         if log_error:
             reason = f"{reason}; {log_error}"
         if state in (FAILED, TIMED_OUT) and job.attempts <= job.spec.retries and not self._killing:
@@ -411,35 +382,10 @@ class ProcessPool:
             self._finish(job, state, reason)
         self._dispatch()
 
-    def _outcome(self, job: Job, attempt: Attempt, returncode: int) -> tuple[JobState, str]:
-        hard = f", KILLed after ignoring SIGTERM for {self._kill_grace:g} s" if attempt.killed_hard else ""
-        if attempt.kill_reason == "timeout":
-            return TIMED_OUT, f"timed out after {job.spec.timeout:g} s{hard}"
-        if attempt.kill_reason == "cancel":
-            return CANCELLED, f"cancelled while running{hard}"
-        if attempt.kill_reason == "shutdown":
-            return CANCELLED, f"pool shut down{hard}"
-        if returncode == 0:
-            return SUCCEEDED, "exit code 0"
-        if returncode < 0:
-            try:
-                name = signal.Signals(-returncode).name
-            except ValueError:
-                name = f"signal {-returncode}"
-            return FAILED, f"killed by {name} from outside the pool"
-        return FAILED, f"exit code {returncode}"
-
     def _set_state(self, job: Job, new: JobState, reason: str) -> None:
         old = job._transition(new, reason)
         self._persist(job, job.history[-1][0], reason)
         self._bus.emit(JobEvent(job.history[-1][0], "state", job, old, new, reason))
-
-    def _persist(self, job: Job, event_time: float | None = None, reason: str = "") -> None:
-        """Queue the job's row (and a state event) for the store's writer; never blocks dispatch."""
-        if self._store is not None:
-            self._store.put_job(job_row(job, self._store.owner))
-            if event_time is not None:
-                self._store.put_event(job.id, event_time, job.state.value, reason)
 
     def _finish(self, job: Job, state: JobState, reason: str) -> None:
         """End a job and cascade to dependents: a failure cancels every job waiting on it."""
@@ -451,25 +397,6 @@ class ProcessPool:
             self._set_state(job, state, reason)
             ready, doomed = self._scheduler.finished(job.id, state is SUCCEEDED)
             work.extend((self._jobs[d], CANCELLED, _dependency_error(job)) for d in doomed)
-
-    # -- history ----------------------------------------------------------------------------
-
-    def history(self) -> list[dict[str, Any]]:
-        """Every job of this pool (restored ones too) as a plain dict, in id order."""
-        return [job_record(j) for j in sorted(self.jobs, key=lambda j: j.id)]
-
-    def to_dataframe(self) -> Any:
-        """`history()` as a pandas DataFrame (needs pandas installed)."""
-        try:
-            import pandas as pd
-        except ImportError:
-            raise ImportError("to_dataframe() needs pandas: pip install pandas "
-                              "(or use pool.history(), plain dicts)") from None
-        return pd.DataFrame.from_records(self.history())
-
-    def export(self, path: str | os.PathLike[str]) -> str:
-        """Write `history()` to a .csv or .json file; returns the path."""
-        return export_records(self.history(), path)
 
     # -- waiting and shutting down ----------------------------------------------------------
 
