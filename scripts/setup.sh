@@ -4,8 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
-# The browser tests drive Debian's Chromium (never a browser downloaded by Playwright).
-if [ ! -x /usr/bin/chromium ]; then
+# With --browser (scripts/test.sh): the browser tests drive Debian's Chromium (never a browser
+# downloaded by Playwright).
+if [ "${1:-}" = "--browser" ] && [ ! -x /usr/bin/chromium ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         echo "installing Debian's chromium for the browser tests..."
         apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium \
