@@ -24,13 +24,31 @@ from .core import (
     Scheduler,
     run,
 )
+from .core.monitor import Monitor
 from .core.store import StoreError
 
 __version__ = "0.1.0"
 
+# The widgets pull in ipywidgets and plotly (about a second of imports); a script that only
+# runs jobs does not pay for them. `pw.Dashboard` etc. import them on first use.
+_WIDGETS = frozenset({"Dashboard", "LogView", "QueueTable", "ResourceChart", "SubmitForm", "Timeline"})
+
+
+def __getattr__(name: str) -> object:
+    if name in _WIDGETS:
+        from . import widgets
+        return getattr(widgets, name)
+    raise AttributeError(f"module 'procwidgets' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | _WIDGETS)
+
+
 __all__ = [
     "AgingPolicy",
     "Backend",
+    "Dashboard",
     "Event",
     "FifoPolicy",
     "InvalidTransition",
@@ -39,13 +57,19 @@ __all__ = [
     "JobSpec",
     "JobState",
     "LocalBackend",
+    "LogView",
+    "Monitor",
     "Policy",
     "PoolEvent",
     "PriorityPolicy",
     "ProcessPool",
+    "QueueTable",
+    "ResourceChart",
     "Scheduler",
     "SpawnError",
     "StoreError",
+    "SubmitForm",
+    "Timeline",
     "run",
     "sim",
 ]

@@ -18,6 +18,7 @@ import time
 import warnings
 import weakref
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from ..backends.base import Backend, SpawnError
 from ..backends.local import LocalBackend
@@ -140,6 +141,14 @@ class ProcessPool(PoolHistory):
         state = " shut down" if self._closed else (" paused" if self._dispatch_paused else "")
         return (f"<ProcessPool max_workers={self._max_workers}{state} running={c[RUNNING] + c[PAUSED]} "
                 f"queued={c[QUEUED]} finished={finished}>")
+
+    def dashboard(self, **kwargs: Any) -> Any:
+        """`pw.Dashboard(self, **kwargs)`: form, queue table, charts, logs and timeline in one cell.
+
+        The widget layer is imported only here, on demand: core itself never imports it.
+        """
+        from ..widgets import Dashboard
+        return Dashboard(self, **kwargs)
 
     def subscribe(self, callback: Callable[[Event], object]) -> Callable[[], None]:
         """Call `callback(event)` on the engine thread for every change; returns `unsubscribe`."""

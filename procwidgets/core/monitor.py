@@ -1,0 +1,467 @@
+"""`Monitor`: samples the machine and every running job's process tree, and keeps a bounded history.
+
+Where it runs: ticks are timed on the pool's engine (its own `Engine` when there is no pool),
+so they keep coming while a notebook cell blocks. The reading itself (hundreds of small /proc
+reads for 100 jobs) runs on one worker thread of the monitor's own, and the engine only awaits
+its result, so dispatching jobs and reading their output never waits behind a sample. The
+monitor only reads processes: it never sends a signal and never reaps a child (the pool owns them).
+
+What is measured, and how (details in `sampler.py`):
+
+* **CPU %** of a job is the growth of its tree's cumulative CPU time (own plus reaped children's,
+  summed over the tree) over the interval; it exceeds 100 on several cores.
+* **Memory:** `rss` is summed over the tree and overcounts pages that forked children share;
+  `pss` (proportional set size, Linux) divides each shared page among the processes mapping it,
+  so the tree's sum counts every page once: it is the fair total for a tree, which is why PSS
+  is kept rather than only USS (`uss`, private pages, is kept too and is a lower bound, since it
+  counts shared pages nowhere). PSS costs a page-table walk (~45 µs for a small process, ~0.6 ms
+  for 200 MB), so it is re-read every `memory_every` seconds, or sooner when RSS moves by 10 %
+  (so it can lag RSS by up to 10 %).
+* **`job.peak_rss`** at the end of an attempt (set in the pool's attempt-end hook, so it is in
+  the job's final event) is the largest tree RSS sum seen by sampling, kept as the maximum over
+  attempts. The kernel's `ru_maxrss` cannot serve: it is one process's peak, not the tree's, and
+  Linux carries it across exec (a job forked from a big kernel would report the kernel's size);
+  if the pool set a figure anyway, the larger one is kept. A peak shorter than the interval
+  between two samples can be missed.
+* **`job.cpu_seconds`**: the pool sets it from the kernel's rusage of the reaped leader, which is
+  exact for the leader and every descendant that was waited for. Sampling raises it only where
+  it saw more (descendants that were orphaned and reaped by init are not in the rusage).
+
+Only jobs of a pool whose backend runs them on this machine (`LocalBackend`) are sampled; a
+job's pid on a remote worker means nothing here.
+
+History: rings of `window / interval` samples, each with a monotonic index for `*_since(i)`;
+finished jobs keep their ring until `keep_finished` newer jobs have finished. Memory is flat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import threading
+import time
+import warnings
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .engine import Engine, EngineStopped
+from .events import Event, JobEvent, PoolEvent
+from .job import Job, JobState
+from .pool import ProcessPool
+from .ring import Ring
+from .sampler import Reader, Root, Sampler
+from .samples import JobSample, Sample, SystemSample
+from .worker import ReaderThread
+
+__all__ = ["JobSample", "Monitor", "MonitorStats", "Sample", "SystemSample", "make_reader"]
+
+MIN_INTERVAL = 0.01
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorStats:
+    """What the monitor itself costs: CPU seconds spent reading (worker thread), over `samples` ticks."""
+
+    samples: int
+    cpu_seconds: float
+    last_cpu_seconds: float
+    reader: str
+
+
+def make_reader(reader: str = "auto") -> Reader:
+    """"procfs" (Linux, direct /proc reads), "psutil" (portable), or "auto" (procfs where it works)."""
+    from . import procfs, psreader
+
+    if reader == "auto":
+        return procfs.ProcfsReader() if procfs.available() else psreader.PsutilReader()
+    if reader == "procfs":
+        if not procfs.available():
+            raise ValueError("reader='procfs' needs Linux with a readable /proc; use reader='psutil'")
+        return procfs.ProcfsReader()
+    if reader == "psutil":
+        return psreader.PsutilReader()
+    raise ValueError(f"reader must be 'auto', 'procfs' or 'psutil', got {reader!r}")
+
+
+class _Track:
+    """One job's (or watched pid's) history, and what the current attempt has shown so far."""
+
+    __slots__ = ("ring", "attempt", "attempt_cpu", "attempt_peak", "cpu_before", "finished")
+
+    def __init__(self, capacity: int) -> None:
+        self.ring: Ring[JobSample] = Ring(capacity)
+        self.attempt: tuple[int, Any] | None = None  # (pid, ident) of the attempt's leader
+        self.attempt_cpu = 0.0
+        self.attempt_peak = 0
+        self.cpu_before = 0.0  # job.cpu_seconds as it stood before this attempt
+        self.finished = False
+
+
+class Monitor:
+    """Samples the machine and each running job's process tree every `interval` seconds.
+
+    `pool=None` watches the machine only (plus pids given to `watch`). `window` is the seconds of
+    history kept. `reader` picks the process reader ("auto", "procfs", "psutil").
+    `keep_finished` bounds how many finished jobs keep their history. `memory_every` is how
+    often PSS/USS are re-read per process (None: never read them).
+
+        mon = Monitor(pool, interval=1.0, window=600)
+        mon.latest().jobs[job.id].cpu_percent
+        points, next_i = mon.system_since(i)      # only what a chart has not drawn yet
+        mon.stop()
+    """
+
+    def __init__(self, pool: ProcessPool | None = None, interval: float = 1.0, window: float = 600.0, *,
+                 reader: str = "auto", keep_finished: int = 50, memory_every: float | None = 30.0) -> None:
+        if pool is not None and not isinstance(pool, ProcessPool):
+            raise TypeError(f"Monitor(pool) takes a ProcessPool or None, not {type(pool).__name__}")
+        self._interval = _check_seconds("interval", interval, MIN_INTERVAL)
+        self._window = _check_seconds("window", window, self._interval)
+        if not isinstance(keep_finished, int) or isinstance(keep_finished, bool) or keep_finished < 0:
+            raise ValueError(f"keep_finished must be an int >= 0, got {keep_finished!r}")
+        if memory_every is not None:
+            memory_every = _check_seconds("memory_every", memory_every, 0.0)
+        self._keep_finished = keep_finished
+        self._reader = make_reader(reader)
+        self._sampler = Sampler(self._reader, memory_every)
+        self._pool = pool
+        if pool is not None:
+            if pool.closed or not pool._engine.running:
+                raise RuntimeError(f"{pool!r} is shut down; a monitor needs a live pool (or pool=None)")
+            self._engine, self._own_engine = pool._engine, False
+        else:
+            self._engine, self._own_engine = Engine(name="procwidgets-monitor"), True
+        # A job's pid on a remote backend (Dask) names some other process here: sample local jobs only.
+        self._local_jobs = pool is not None and getattr(getattr(pool, "_backend", None), "name", "local") == "local"
+        self._system: Ring[SystemSample] = Ring(self.capacity)
+        self._tracks: dict[int | str, _Track] = {}
+        self._finished: OrderedDict[int | str, None] = OrderedDict()  # oldest finished first
+        self._roots: dict[int | str, Root] = {}  # engine thread only
+        self._latest: Sample | None = None
+        self._new_sample = threading.Condition()
+        self._stats = MonitorStats(0, 0.0, 0.0, self._reader.name)
+        self._stopped = False
+        self._closed = False
+        self._warned = False
+        self._unsubscribe: Callable[[], None] | None = None
+        self._unhook: Callable[[], None] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._wake: asyncio.Event | None = None
+        self._worker = ReaderThread("procwidgets-monitor-reader")
+        try:
+            self._engine.call(self._start)
+        except BaseException:
+            self.stop()
+            raise
+
+    # -- settings ---------------------------------------------------------------------------
+
+    @property
+    def pool(self) -> ProcessPool | None:
+        return self._pool
+
+    @property
+    def reader(self) -> str:
+        """Which process reader samples: "procfs" or "psutil"."""
+        return self._reader.name
+
+    @property
+    def window(self) -> float:
+        return self._window
+
+    @property
+    def capacity(self) -> int:
+        """Samples kept per history: window / interval."""
+        return max(1, math.ceil(self._window / self._interval - 1e-9))
+
+    @property
+    def interval(self) -> float:
+        return self._interval
+
+    @interval.setter
+    def interval(self, value: float) -> None:
+        """Change the sampling period live; the next tick comes one new interval after the last."""
+        self._interval = _check_seconds("interval", value, MIN_INTERVAL)
+        if self._window < self._interval:
+            self._window = self._interval
+        capacity = self.capacity
+        self._system.capacity = capacity
+        for track in list(self._tracks.values()):
+            track.ring.capacity = capacity
+        if not self._stopped:
+            try:
+                self._engine.call_soon(self._poke)
+            except EngineStopped:
+                pass
+
+    @property
+    def running(self) -> bool:
+        """True while sampling (False after `stop()` or once the pool has shut down)."""
+        return not self._stopped and self._task is not None and not self._task.done()
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def latest(self) -> Sample | None:
+        """The newest sample (`.time`, `.system`, `.jobs`), or None before the first one."""
+        return self._latest
+
+    def system_history(self) -> list[SystemSample]:
+        """The machine's samples held, oldest first."""
+        return self._system.to_list()
+
+    def job_history(self, job: Job | int | str) -> list[JobSample]:
+        """A job's (or watched pid's) samples held, oldest first; [] if it has none (yet, or any more)."""
+        track = self._tracks.get(_key(job))
+        return track.ring.to_list() if track is not None else []
+
+    def system_since(self, index: int) -> tuple[list[SystemSample], int]:
+        """System samples with index >= `index`, and the index to ask for next time."""
+        return self._system.since(index)
+
+    def job_since(self, job: Job | int | str, index: int) -> tuple[list[JobSample], int]:
+        """A job's samples with index >= `index` (its own count), and the index to ask for next."""
+        track = self._tracks.get(_key(job))
+        return track.ring.since(index) if track is not None else ([], index)
+
+    def tracked(self) -> list[int | str]:
+        """Keys (job ids and watch names) that have a history, in the order they were first seen."""
+        return list(self._tracks)
+
+    def stats(self) -> MonitorStats:
+        return self._stats
+
+    def next_sample(self, timeout: float | None = None) -> Sample:
+        """Block until a sample newer than the current one is recorded; TimeoutError after `timeout` s."""
+        self._engine.refuse_blocking_call("monitor.next_sample()")
+        with self._new_sample:
+            before = self._latest
+            if not self._new_sample.wait_for(lambda: self._latest is not before or self._stopped, timeout):
+                raise TimeoutError(f"{self!r} recorded no sample within {timeout} s")
+            if self._latest is before:
+                raise RuntimeError(f"{self!r} is stopped; it records no more samples")
+            return self._latest  # type: ignore[return-value]
+
+    # -- extra processes --------------------------------------------------------------------
+
+    def watch(self, pid: int, name: str | None = None) -> str:
+        """Sample process `pid` and its descendants (not the pool's jobs among them) as `name`.
+
+        Returns the key its samples appear under in `latest().jobs` and `job_history(key)`,
+        `name` or "pid N". Watching stops by itself when the process ends.
+        """
+        if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+            raise TypeError(f"watch(pid) takes a positive int pid, not {pid!r}")
+        key = name if name is not None else f"pid {pid}"
+        if not isinstance(key, str) or not key:
+            raise TypeError(f"watch(name=...) takes a non-empty str, not {name!r}")
+        self._engine.call(self._watch, pid, key)
+        return key
+
+    def unwatch(self, key: str) -> None:
+        """Stop sampling a watched process; its history stays like a finished job's."""
+        self._engine.call(self._unwatch, key)
+
+    def _watch(self, pid: int, key: str) -> None:
+        root = self._roots.get(key)
+        if root is not None:
+            raise ValueError(f"{self!r} already watches {key!r} (pid {root.pid}); pass another name=")
+        for other in self._roots.values():
+            if other.pid == pid and other.is_job:
+                raise ValueError(f"pid {pid} is the leader of job {other.key}, sampled already: "
+                                 f"read monitor.latest().jobs[{other.key!r}]")
+        ident = self._reader.ident(pid)
+        if ident is None:
+            raise ProcessLookupError(f"no process with pid {pid} to watch")
+        self._roots[key] = Root(key, pid, ident, key, is_job=False)
+        self._open_track(key, (pid, ident))
+
+    def _unwatch(self, key: str) -> None:
+        if key not in self._roots or self._roots[key].is_job:
+            raise KeyError(f"{self!r} does not watch {key!r}; watched: "
+                           f"{sorted(str(k) for k, r in self._roots.items() if not r.is_job)}")
+        del self._roots[key]
+        self._close_track(key)
+
+    # -- engine side ------------------------------------------------------------------------
+
+    def _start(self) -> None:
+        pool = self._pool
+        if pool is not None:
+            self._unsubscribe = pool.subscribe(self._on_event)
+            self._unhook = pool.on_attempt_end(self._on_attempt_end)
+            for job in pool.running_jobs():
+                self._add_job(job, fresh=False)
+        self._wake = asyncio.Event()
+        self._task = self._engine.spawn(self._run(), name="procwidgets-monitor")
+
+    def _poke(self) -> None:
+        if self._wake is not None:
+            self._wake.set()
+
+    def _on_event(self, event: Event) -> None:
+        if isinstance(event, PoolEvent):
+            if event.kind == "shutdown":
+                self._halt()
+        elif isinstance(event, JobEvent) and event.kind == "state":
+            if event.new is JobState.RUNNING and event.old is JobState.QUEUED:
+                self._add_job(event.job, fresh=True)  # a new attempt: its leader is not reaped yet
+            elif event.new.is_finished:
+                self._roots.pop(event.job.id, None)
+                self._close_track(event.job.id)
+
+    def _add_job(self, job: Job, fresh: bool) -> None:
+        if job.pid is None or not self._local_jobs:
+            return
+        ident = self._reader.ident(job.pid)
+        if ident is None:
+            return
+        self._roots[job.id] = Root(job.id, job.pid, ident, job.name, is_job=True, fresh=fresh)
+        self._open_track(job.id, (job.pid, ident))
+
+    def _open_track(self, key: int | str, attempt: tuple[int, Any]) -> None:
+        track = self._tracks.get(key)
+        if track is None:
+            track = self._tracks[key] = _Track(self.capacity)
+        track.attempt, track.attempt_cpu, track.attempt_peak = attempt, 0.0, 0
+        track.finished = False
+        self._finished.pop(key, None)
+
+    def _close_track(self, key: int | str) -> None:
+        track = self._tracks.get(key)
+        if track is None or track.finished:
+            return
+        track.finished = True
+        self._finished[key] = None
+        while len(self._finished) > self._keep_finished:
+            old, _ = self._finished.popitem(last=False)
+            self._tracks.pop(old, None)
+
+    def _on_attempt_end(self, job: Job) -> None:
+        """The attempt's tree is gone (pool hook, before the state event): complete the job's figures."""
+        self._roots.pop(job.id, None)
+        track = self._tracks.get(job.id)
+        if track is None or track.attempt is None:
+            return
+        from_rusage = (job.cpu_seconds or 0.0) - track.cpu_before
+        if track.attempt_cpu > from_rusage:
+            job.cpu_seconds = track.cpu_before + track.attempt_cpu
+        if track.attempt_peak > (job.peak_rss or 0):
+            job.peak_rss = track.attempt_peak
+        track.cpu_before = job.cpu_seconds or 0.0
+        track.attempt = None
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        assert self._wake is not None
+        await self._tick(record=False)  # a baseline, so the first recorded rates are real
+        last = loop.time()
+        while True:
+            delay = last + self._interval - loop.time()
+            if delay > 0:
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), delay)
+                    continue  # the interval changed: measure the wait again
+                except asyncio.TimeoutError:
+                    pass
+            # A tick that overran its interval does not make the next one start at once.
+            last = max(last + self._interval, loop.time() - 0.75 * self._interval)
+            await self._tick(record=True)
+
+    async def _tick(self, record: bool) -> None:
+        roots = list(self._roots.values())
+        try:
+            system, jobs, missing, cost = await self._worker.run(self._collect, roots)
+        except Exception as exc:  # noqa: BLE001 - a bad tick must not end the sampling
+            if not self._warned:
+                self._warned = True
+                warnings.warn(f"{self!r}: a sample failed ({exc!r}); sampling goes on", RuntimeWarning, stacklevel=1)
+            return
+        s = self._stats
+        self._stats = MonitorStats(s.samples + record, s.cpu_seconds + cost, cost, s.reader)
+        for key in missing:  # a watched process that ended; a job's end comes from the pool
+            root = self._roots.get(key)
+            if root is not None and not root.is_job and root in roots:
+                del self._roots[key]
+                self._close_track(key)
+        if not record:
+            return
+        attempts = {root.key: (root.pid, root.ident) for root in roots}
+        for key, sample in jobs.items():
+            track = self._tracks.get(key)
+            if track is None:
+                continue
+            track.ring.append(sample)
+            if track.attempt == attempts.get(key):
+                track.attempt_cpu = sample.cpu_seconds
+                track.attempt_peak = max(track.attempt_peak, sample.rss)
+        index = self._system.append(system)
+        with self._new_sample:
+            self._latest = Sample(time=system.time, system=system, jobs=jobs, index=index)
+            self._new_sample.notify_all()
+
+    def _collect(self, roots: list[Root]) -> tuple[SystemSample, dict, set, float]:
+        # The clock is read here, when the reading starts, not when the engine asked: a reader
+        # thread that starts late under load would otherwise divide a longer span by a shorter one.
+        mono, wall, started = time.monotonic(), time.time(), time.thread_time()
+        system = self._sampler.system(mono, wall)
+        jobs, missing = self._sampler.jobs(roots, mono, wall)
+        return system, jobs, missing, time.thread_time() - started
+
+    # -- stopping ---------------------------------------------------------------------------
+
+    def _detach(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+        for undo in (self._unsubscribe, self._unhook):
+            if undo is not None:
+                undo()
+        self._unsubscribe = self._unhook = None
+
+    def _halt(self) -> None:
+        """The pool shut down (engine thread): stop sampling; the pool's engine stops next."""
+        self._stopped = True
+        self._detach()
+        self._worker.close(wait=False)
+        with self._new_sample:
+            self._new_sample.notify_all()
+
+    def stop(self) -> None:
+        """Stop sampling (the history stays readable). Idempotent; also when the pool is gone."""
+        if self._closed:
+            return
+        self._closed = self._stopped = True
+        try:
+            self._engine.call(self._detach)
+        except EngineStopped:
+            pass
+        self._worker.close(wait=not self._engine.in_engine_thread())
+        if self._own_engine:
+            self._engine.stop()
+        with self._new_sample:
+            self._new_sample.notify_all()
+
+    def __enter__(self) -> Monitor:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return (f"<Monitor {state} interval={self._interval:g}s window={self._window:g}s "
+                f"reader={self._reader.name} samples={self._system.next_index} jobs={len(self._roots)}>")
+
+
+def _key(job: Job | int | str) -> int | str:
+    return job.id if isinstance(job, Job) else job
+
+
+def _check_seconds(what: str, value: float, minimum: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{what} must be a number of seconds, not {type(value).__name__}")
+    if not math.isfinite(value) or value < minimum or value <= 0:
+        raise ValueError(f"{what} must be a finite number of seconds >= {minimum:g} and > 0, got {value!r}")
+    return float(value)

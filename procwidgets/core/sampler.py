@@ -1,0 +1,402 @@
+"""One tick of sampling: find every job's process tree in one scan, read it, turn counters into rates.
+
+The readers (`procfs.ProcfsReader` on Linux, `psreader.PsutilReader` anywhere) only read
+processes; this module decides what belongs to which job and does the accounting, so both
+readers are held to the same rules:
+
+* **One scan per tick.** Every process's parent comes from a single pass over the process
+  table; each job's tree is found from that map (a memoised walk up the parent links). Calling
+  `children(recursive=True)` per job would scan the whole table once per job.
+* **Nearest root wins.** A process belongs to the closest registered root above it, so a
+  watched notebook kernel does not also count the pool's jobs, which are its children.
+  A process that lost its parent link (a double-forked daemon, reparented to init) still
+  belongs to a job while it stays in the job's session or process group: each job leads its own.
+* **Identity is (pid, start time).** Roots and per-process state are keyed by both, so a pid
+  reused by a new process is never taken for the old one.
+* **CPU and I/O are cumulative counters summed over the tree,** counting what reaped children
+  left in their parent (`cutime`/`cstime`, and Linux folds a reaped child's I/O into its
+  parent too). So a child that starts and ends between two samples still shows up, in its
+  parent. When a tracked child vanishes and the member that reaped it shows its children time
+  grown by at least the child's last reading, that reading is subtracted: nothing is counted
+  twice, and a child reaped outside the tree (orphaned) does not hide the tree's real work.
+  A process born since the last tick counts from zero: its first reading is
+  already a rate, unlike psutil's first `cpu_percent()`, which is 0.0.
+* **Read only what can have changed.** CPU, RSS and threads come with the scan. I/O and fds are
+  re-read when the process ran since the last tick (see `Wants`). PSS and USS (from
+  `smaps_rollup`, whose cost grows with the process's mapped memory) are read at first sight,
+  every `memory_every` seconds, and whenever RSS moved by more than 10 %: current where it
+  matters, cheap where nothing changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Container, Hashable, Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+from .samples import JobSample, SystemSample
+
+__all__ = ["Proc", "Reader", "Root", "Sampler", "SystemReading", "Wants"]
+
+_MIB = 1 << 20
+
+
+class Proc:
+    """One process as a reader saw it in this tick. `ident` is its start time in the reader's units."""
+
+    __slots__ = ("pid", "ident", "ppid", "raw", "cpu", "child_cpu", "rss", "threads", "zombie", "read_bytes",
+                 "write_bytes", "fds", "pss", "uss")
+
+    def __init__(self, pid: int, ident: Hashable, ppid: int, raw: object = None) -> None:
+        self.pid, self.ident, self.ppid, self.raw = pid, ident, ppid, raw
+        self.cpu = 0.0  # seconds: user + system, its own and its reaped children's
+        self.child_cpu = 0.0  # the reaped children's part of `cpu` alone (cutime + cstime)
+        self.rss = 0
+        self.threads = 0
+        self.zombie = False
+        self.read_bytes: int | None = None
+        self.write_bytes: int | None = None
+        self.fds: int | None = None
+        self.pss: int | None = None
+        self.uss: int | None = None
+
+
+class Reader(Protocol):
+    """What a process reader offers. `scan` and `read` run on the monitor's worker thread only;
+    `ident` may also be called from the engine thread, so it keeps no state."""
+
+    name: str
+
+    def ident(self, pid: int) -> Hashable | None:
+        """The start time of process `pid` (None if there is no such process)."""
+
+    def scan(self) -> dict[int, Proc]:
+        """Every process on the machine with pid, ident and ppid (cheap fields only)."""
+
+    def session(self, proc: Proc) -> tuple[int | None, int | None]:
+        """(pgid, sid) of a scanned process, None where unknown."""
+
+    def read(self, proc: Proc, wants: Wants) -> bool:
+        """Fill cpu, child_cpu, rss, threads and zombie; then I/O and fds if `wants.details(proc)`
+        (which otherwise fills them from the last reading); then PSS/USS if `wants.memory(proc)`.
+        False if the process vanished; a field it may not read stays None."""
+
+    def system(self) -> SystemReading:
+        """The machine's counters now."""
+
+
+@dataclass(frozen=True, slots=True)
+class SystemReading:
+    """Raw system counters; `Sampler` turns two of them into a `SystemSample`."""
+
+    cpu_times: tuple[tuple[float, float], ...]  # per core: (total, idle) seconds
+    memory_used: int
+    memory_available: int
+    memory_percent: float
+    swap_used: int
+    load_avg: tuple[float, float, float]
+    disk_read: int
+    disk_write: int
+    net_sent: int
+    net_recv: int
+
+
+@dataclass(frozen=True, slots=True)
+class Root:
+    """A process whose tree is sampled as one entry: a job's leader, or a watched pid."""
+
+    key: int | str
+    pid: int
+    ident: Hashable
+    name: str
+    is_job: bool
+    fresh: bool = False
+    """Started since the previous tick, so everything its tree did counts in the first sample."""
+
+
+class _Seen:
+    __slots__ = ("cpu", "child_cpu", "read", "write", "fds", "parent", "detail_mono")
+
+    def __init__(self, proc: Proc, parent: tuple | None, detail_mono: float) -> None:
+        self.cpu, self.child_cpu, self.parent = proc.cpu, proc.child_cpu, parent
+        self.read, self.write, self.fds = proc.read_bytes, proc.write_bytes, proc.fds
+        self.detail_mono = detail_mono
+
+
+class Wants:
+    """Tells a reader which costly fields to read for a process in this tick.
+
+    I/O counters and fds cannot change while a process does not run, so a process whose CPU time
+    has not moved since the last tick keeps its last reading, re-read at least every
+    `detail_every` seconds (CPU time is counted in scheduler ticks, so a very short burst may not
+    move it; the re-read catches what it did). A process whose child vanished is always re-read:
+    its counters may have taken in the child's. PSS/USS: see the module docstring.
+    """
+
+    __slots__ = ("mono", "prev", "force", "detail_every", "memory_every", "memory_cache", "detailed", "fetched")
+
+    def __init__(self, mono: float, prev: dict[tuple, _Seen] | None, force: set[tuple], detail_every: float,
+                 memory_every: float | None, memory_cache: dict[tuple, tuple[float, int, int | None, int | None]]):
+        self.mono, self.prev, self.force = mono, prev, force
+        self.detail_every, self.memory_every, self.memory_cache = detail_every, memory_every, memory_cache
+        self.detailed: set[tuple] = set()
+        self.fetched: set[tuple] = set()
+
+    def details(self, proc: Proc) -> bool:
+        key = (proc.pid, proc.ident)
+        old = self.prev.get(key) if self.prev is not None else None
+        if (old is None or key in self.force or proc.cpu != old.cpu
+                or self.mono - old.detail_mono >= self.detail_every):
+            self.detailed.add(key)
+            return True
+        proc.read_bytes, proc.write_bytes, proc.fds = old.read, old.write, old.fds
+        return False
+
+    def memory(self, proc: Proc) -> bool:
+        if self.memory_every is None or proc.zombie:
+            return False
+        key = (proc.pid, proc.ident)
+        last = self.memory_cache.get(key)
+        if (last is None or self.mono - last[0] >= self.memory_every
+                or abs(proc.rss - last[1]) > max(last[1] // 10, _MIB)):
+            self.fetched.add(key)
+            return True
+        proc.pss, proc.uss = last[2], last[3]  # still current enough: reuse
+        return False
+
+
+class _Entry:
+    __slots__ = ("procs", "mono", "cpu_total")
+
+    def __init__(self, procs: dict[tuple, _Seen], mono: float, cpu_total: float) -> None:
+        self.procs, self.mono, self.cpu_total = procs, mono, cpu_total
+
+
+class Sampler:
+    """Keeps the state between ticks (previous counters, memory readings) for one monitor.
+
+    Not thread-safe: the monitor calls `sample` from its one worker thread.
+    """
+
+    def __init__(self, reader: Reader, memory_every: float | None = 30.0, detail_every: float = 5.0) -> None:
+        self.reader = reader
+        self.memory_every = memory_every
+        self.detail_every = detail_every
+        self._entries: dict[tuple, _Entry] = {}  # (key, root pid, root ident) -> state
+        self._memory: dict[tuple, tuple[float, int, int | None, int | None]] = {}  # proc key -> (mono, rss, pss, uss)
+        self._system: tuple[float, SystemReading] | None = None
+        self._last_mono: float | None = None
+
+    # -- the machine ------------------------------------------------------------------------
+
+    def system(self, mono: float, wall: float) -> SystemSample:
+        now = self.reader.system()
+        prev, self._system = self._system, (mono, now)
+        dt = mono - prev[0] if prev is not None else 0.0
+        per_cpu: list[float] = []
+        busy_sum = total_sum = 0.0
+        if prev is not None and len(prev[1].cpu_times) == len(now.cpu_times):
+            for (total, idle), (total0, idle0) in zip(now.cpu_times, prev[1].cpu_times):
+                d_total, d_busy = total - total0, (total - idle) - (total0 - idle0)
+                per_cpu.append(_clamp(100.0 * d_busy / d_total) if d_total > 0 else 0.0)
+                busy_sum += max(0.0, d_busy)
+                total_sum += max(0.0, d_total)
+        else:
+            per_cpu = [0.0] * len(now.cpu_times)
+
+        def rate(new: int, old: int) -> float:
+            return max(0.0, new - old) / dt if dt > 0 else 0.0
+
+        old = prev[1] if prev is not None else now
+        return SystemSample(
+            time=wall, cpu_percent=_clamp(100.0 * busy_sum / total_sum) if total_sum > 0 else 0.0,
+            per_cpu=tuple(per_cpu), memory_used=now.memory_used, memory_available=now.memory_available,
+            memory_percent=now.memory_percent, swap_used=now.swap_used, load_avg=now.load_avg,
+            disk_read_bps=rate(now.disk_read, old.disk_read), disk_write_bps=rate(now.disk_write, old.disk_write),
+            net_sent_bps=rate(now.net_sent, old.net_sent), net_recv_bps=rate(now.net_recv, old.net_recv))
+
+    # -- the process trees ------------------------------------------------------------------
+
+    def jobs(self, roots: Iterable[Root], mono: float, wall: float) -> tuple[dict[int | str, JobSample], set]:
+        """One sample per root found alive, and the keys of roots that were not found."""
+        procs = self.reader.scan()
+        by_pid: dict[int, Root] = {}
+        missing: set[int | str] = set()
+        for root in roots:
+            proc = procs.get(root.pid)
+            if proc is None or proc.ident != root.ident:
+                missing.add(root.key)
+            else:
+                by_pid[root.pid] = root
+        members = self._assign(procs, by_pid)
+        samples: dict[int | str, JobSample] = {}
+        live_entries: dict[tuple, _Entry] = {}
+        live_memory: set[tuple] = set()
+        for root, tree in members.items():
+            eid = (root.key, root.pid, root.ident)
+            sample, entry = self._sample_tree(root, tree, procs, self._entries.get(eid), mono, wall, live_memory)
+            samples[root.key] = sample
+            live_entries[eid] = entry
+        self._entries = live_entries
+        self._memory = {k: v for k, v in self._memory.items() if k in live_memory}
+        self._last_mono = mono
+        return samples, missing
+
+    def _assign(self, procs: dict[int, Proc], by_pid: dict[int, Root]) -> dict[Root, list[Proc]]:
+        members: dict[Root, list[Proc]] = {root: [] for root in by_pid.values()}
+        if not by_pid:
+            return members
+        owner: dict[int, Root | None] = {}
+        unowned: list[Proc] = []
+        for pid, proc in procs.items():
+            chain: list[int] = []
+            found: Root | None = None
+            p: int | None = pid
+            while p is not None:
+                root = by_pid.get(p)
+                if root is not None:
+                    found = root
+                    break
+                if p in owner:
+                    found = owner[p]
+                    break
+                chain.append(p)
+                up = procs.get(p)
+                p = up.ppid if up is not None and up.ppid != p and up.ppid > 0 and len(chain) < 4096 else None
+            for c in chain:
+                owner[c] = found
+            if found is not None:
+                members[found].append(proc)
+            else:
+                unowned.append(proc)
+        sessions = {root.pid: root for root in by_pid.values() if root.is_job}
+        if sessions:  # a job leads its own session and group: orphans that stayed in them are still its own
+            for proc in unowned:
+                pgid, sid = self.reader.session(proc)
+                root = sessions.get(sid) or sessions.get(pgid)  # type: ignore[arg-type]
+                if root is not None:
+                    members[root].append(proc)
+        return members
+
+    def _sample_tree(self, root: Root, tree: list[Proc], procs: dict[int, Proc], entry: _Entry | None,
+                     mono: float, wall: float, live_memory: set[tuple]) -> tuple[JobSample, _Entry]:
+        prev = entry.procs if entry is not None else None
+        counts_from_zero = prev is not None or root.fresh
+        seen: dict[tuple, _Seen] = {}
+        d_cpu = d_read = d_write = 0.0
+        baseline = 0.0
+        rss = threads = fds = nprocs = 0
+        pss: int | None = 0
+        uss: int | None = 0
+        force: set[tuple] = set()
+        if prev is not None:  # whoever may have reaped a vanished process is read in full
+            present = {(proc.pid, proc.ident) for proc in tree}
+            for key in prev.keys() - present:
+                holder = _surviving_ancestor(key, prev, present)
+                if holder is not None:
+                    force.add(holder)
+        wants = Wants(mono, prev, force, self.detail_every, self.memory_every, self._memory)
+        for proc in tree:
+            if not self.reader.read(proc, wants):
+                continue  # vanished mid-sample
+            key = (proc.pid, proc.ident)
+            live_memory.add(key)
+            if key in wants.fetched:
+                self._memory[key] = (mono, proc.rss, proc.pss, proc.uss)
+            parent = procs.get(proc.ppid)
+            old = prev.get(key) if prev is not None else None
+            if old is not None and proc.read_bytes is None:  # unreadable now (a zombie, say): unchanged
+                proc.read_bytes, proc.write_bytes = old.read, old.write
+            detail_mono = mono if key in wants.detailed or old is None else old.detail_mono
+            seen[key] = _Seen(proc, (parent.pid, parent.ident) if parent is not None else None, detail_mono)
+            old = prev.get(key) if prev is not None else None
+            if old is not None:
+                d_cpu += max(0.0, proc.cpu - old.cpu)
+                d_read += _diff(proc.read_bytes, old.read)
+                d_write += _diff(proc.write_bytes, old.write)
+            elif counts_from_zero:
+                d_cpu += proc.cpu
+                d_read += proc.read_bytes or 0
+                d_write += proc.write_bytes or 0
+            else:
+                baseline += proc.cpu
+            if proc.zombie:
+                continue
+            nprocs += 1
+            rss += proc.rss
+            threads += proc.threads
+            fds += proc.fds or 0
+            pss = pss + proc.pss if pss is not None and proc.pss is not None else None
+            uss = uss + proc.uss if uss is not None and proc.uss is not None else None
+        if prev is not None:
+            d_cpu, d_read, d_write = _subtract_reaped(prev, seen, d_cpu, d_read, d_write)
+        d_cpu, d_read, d_write = max(0.0, d_cpu), max(0.0, d_read), max(0.0, d_write)
+        if entry is not None:
+            dt = mono - entry.mono
+        elif root.fresh and self._last_mono is not None:
+            dt = mono - self._last_mono
+        else:
+            dt = 0.0
+        cpu_total = (entry.cpu_total if entry is not None else baseline) + d_cpu
+        sample = JobSample(
+            time=wall, job_id=root.key, name=root.name,
+            cpu_percent=100.0 * d_cpu / dt if dt > 0 else 0.0, rss=rss, num_procs=nprocs,
+            num_threads=threads, num_fds=fds, read_bps=d_read / dt if dt > 0 else 0.0,
+            write_bps=d_write / dt if dt > 0 else 0.0, pss=pss if nprocs else None,
+            uss=uss if nprocs else None, cpu_seconds=cpu_total)
+        return sample, _Entry(seen, mono, cpu_total)
+
+
+def _diff(new: int | None, old: int | None) -> float:
+    return float(max(0, new - old)) if new is not None and old is not None else 0.0
+
+
+def _subtract_reaped(prev: dict[tuple, _Seen], seen: dict[tuple, _Seen],
+                     d_cpu: float, d_read: float, d_write: float) -> tuple[float, float, float]:
+    """Take out what vanished processes left in the tree member that reaped them.
+
+    A vanished process's nearest surviving ancestor (by the parent links last seen) may have
+    reaped it (directly, or through vanished parents that reaped it first); its CPU then shows
+    up in that ancestor's children time and its I/O in the ancestor's I/O. It is subtracted only
+    when the ancestor's children time grew by at least that much: a child that was orphaned and
+    reaped outside the tree leaves nothing behind, and subtracting it would hide real work.
+    """
+    budget: dict[tuple, list[float]] = {}
+    for key, old in prev.items():
+        if key in seen:
+            continue
+        holder = _surviving_ancestor(key, prev, seen)
+        if holder is None:
+            continue
+        room = budget.get(holder)
+        if room is None:
+            now, before = seen[holder], prev.get(holder)
+            room = budget[holder] = [
+                now.child_cpu - (before.child_cpu if before is not None else 0.0),
+                float(_diff(now.read, before.read if before is not None else 0)),
+                float(_diff(now.write, before.write if before is not None else 0))]
+        if room[0] + 1e-6 >= old.cpu:
+            room[0] -= old.cpu
+            d_cpu -= old.cpu
+            take_read, take_write = min(float(old.read or 0), room[1]), min(float(old.write or 0), room[2])
+            room[1] -= take_read
+            room[2] -= take_write
+            d_read -= take_read
+            d_write -= take_write
+    return d_cpu, d_read, d_write
+
+
+def _surviving_ancestor(key: tuple, prev: dict[tuple, _Seen], seen: Container[tuple]) -> tuple | None:
+    parent = prev[key].parent
+    for _ in range(len(prev) + 1):
+        if parent is None or parent in seen:
+            return parent
+        up = prev.get(parent)
+        if up is None:
+            return None
+        parent = up.parent
+    return None
+
+
+def _clamp(percent: float) -> float:
+    return min(100.0, max(0.0, percent))
