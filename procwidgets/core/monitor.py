@@ -128,13 +128,13 @@ class Monitor:
         self._sampler = Sampler(self._reader, memory_every)
         self._pool = pool
         if pool is not None:
-            if pool.closed or not pool._engine.running:
+            if pool.closed or not pool.engine.running:
                 raise RuntimeError(f"{pool!r} is shut down; a monitor needs a live pool (or pool=None)")
-            self._engine, self._own_engine = pool._engine, False
+            self._engine, self._own_engine = pool.engine, False
         else:
             self._engine, self._own_engine = Engine(name="procwidgets-monitor"), True
         # A job's pid on a remote backend (Dask) names some other process here: sample local jobs only.
-        self._local_jobs = pool is not None and getattr(getattr(pool, "_backend", None), "name", "local") == "local"
+        self._local_jobs = pool is not None and pool.backend.name == "local"
         self._system: Ring[SystemSample] = Ring(self.capacity)
         self._tracks: dict[int | str, _Track] = {}
         self._finished: OrderedDict[int | str, None] = OrderedDict()  # oldest finished first

@@ -121,6 +121,16 @@ class ProcessPool(PoolHistory):
         return self._closed
 
     @property
+    def engine(self) -> Engine:
+        """The event loop thread this pool runs on (a Monitor samples on it too)."""
+        return self._engine
+
+    @property
+    def backend(self) -> Backend:
+        """Where this pool's jobs run (`backend.name` is "local" for this machine)."""
+        return self._backend
+
+    @property
     def kill_grace(self) -> float:
         return self._kill_grace
 
