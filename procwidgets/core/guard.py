@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from .job import JobSpec
 
-__all__ = ["CommandGuard", "CommandNotAllowed", "mask_argv", "mask_env"]
+__all__ = ["CommandGuard", "CommandNotAllowed", "make_guard", "mask_argv", "mask_env"]
 
 SECRET_NAME = re.compile(r"(TOKEN|SECRET|PASSW(OR)?D|PASSPHRASE|API[_-]?KEY|ACCESS[_-]?KEY|PRIVATE[_-]?KEY|"
                          r"CREDENTIAL|AUTH|COOKIE|SESSION)", re.IGNORECASE)
@@ -32,10 +32,12 @@ class CommandGuard:
     A pattern without spaces names a program: it matches the program's name or path
     (`"python"`, `"/usr/bin/python3"`, globs such as `"python3*"`). A pattern with spaces
     matches the whole command line (`"python train.py --lr *"`). Shell commands are refused:
-    what a shell line will run cannot be checked.
+    what a shell line will run cannot be checked. So are environment variables not named in
+    `allowed_env` (LD_PRELOAD or PYTHONSTARTUP would run any code inside an allowed program)
+    and a working directory unless `allow_cwd` (it changes which `train.py` a pattern means).
     """
 
-    def __init__(self, allowed: Iterable[str]) -> None:
+    def __init__(self, allowed: Iterable[str], *, allowed_env: Iterable[str] = (), allow_cwd: bool = False) -> None:
         if isinstance(allowed, str):
             raise TypeError("allowed_commands takes a list of program names or patterns, not one str; "
                             f"write allowed_commands=[{allowed!r}]")
@@ -46,6 +48,8 @@ class CommandGuard:
         if not patterns:
             raise ValueError("allowed_commands is empty, so nothing could run; pass None for no restriction")
         self.patterns = tuple(p.strip() for p in patterns)
+        self.allowed_env = frozenset(allowed_env)
+        self.allow_cwd = bool(allow_cwd)
 
     def allows(self, argv: Sequence[str]) -> bool:
         program = argv[0]
@@ -65,9 +69,20 @@ class CommandGuard:
         if not self.allows(spec.argv):
             raise CommandNotAllowed(f"command {mask_argv(spec.argv)!r} is not allowed here; allowed: "
                                     f"{', '.join(self.patterns)}")
+        extra = sorted(set(spec.env or ()) - self.allowed_env)
+        if extra:
+            raise CommandNotAllowed(f"environment variables {', '.join(extra)} are not allowed in this pool"
+                                    + (f"; allowed: {', '.join(sorted(self.allowed_env))}" if self.allowed_env else ""))
+        if spec.cwd is not None and not self.allow_cwd:
+            raise CommandNotAllowed("a working directory cannot be chosen in this pool; leave cwd empty")
 
     def __repr__(self) -> str:
         return f"CommandGuard({list(self.patterns)!r})"
+
+
+def make_guard(allowed: CommandGuard | Iterable[str]) -> CommandGuard:
+    """A guard from a list of patterns, or the guard itself."""
+    return allowed if isinstance(allowed, CommandGuard) else CommandGuard(allowed)
 
 
 def mask_env(env: Mapping[str, str] | None) -> dict[str, str]:

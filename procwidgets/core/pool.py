@@ -25,7 +25,7 @@ from ..backends.local import LocalBackend
 from .attempt import Attempt
 from .engine import Engine
 from .events import Event, EventBus, JobEvent, PoolEvent
-from .guard import CommandGuard
+from .guard import CommandGuard, make_guard
 from .history import restore_job
 from .job import Job, JobSpec, JobState
 from .pool_history import PoolHistory
@@ -58,7 +58,7 @@ class ProcessPool(PoolHistory):
     def __init__(self, max_workers: int | None = None, *, policy: str | Policy = "priority",
                  store: str | os.PathLike[str] | None = DEFAULT_STORE, kill_grace: float = 5.0,
                  tail_lines: int = 1000, max_line: int = 4096, backend: Backend | None = None,
-                 allowed_commands: Iterable[str] | None = None) -> None:
+                 allowed_commands: CommandGuard | Iterable[str] | None = None) -> None:
         if backend is None:
             backend = LocalBackend()
         elif not isinstance(backend, Backend):
@@ -70,7 +70,7 @@ class ProcessPool(PoolHistory):
         self._kill_grace = check_positive_seconds("kill_grace", kill_grace, allow_none=False)
         self._tail_lines = check_count("tail_lines", tail_lines, 1)
         self._max_line = check_count("max_line", max_line, 80)
-        self._guard = CommandGuard(allowed_commands) if allowed_commands is not None else None
+        self._guards: tuple[CommandGuard, ...] = () if allowed_commands is None else (make_guard(allowed_commands),)
         self._scheduler = Scheduler(policy)
         self._bus = EventBus()
         self._attempt_end_hooks: list[Callable[[Job], None]] = []
@@ -188,13 +188,23 @@ class ProcessPool(PoolHistory):
         return self._add(spec)
 
     @property
-    def guard(self) -> CommandGuard | None:
-        """The allowed-commands check every submission passes (None: no restriction)."""
-        return self._guard
+    def restricted(self) -> bool:
+        """True once `allowed_commands` limits what this pool may run."""
+        return bool(self._guards)
+
+    def restrict(self, allowed_commands: CommandGuard | Iterable[str]) -> None:
+        """Limit every later submission to `allowed_commands` as well (one way: restrictions only add up).
+
+        `pw.Dashboard(pool, allowed_commands=[...])` calls this, so the check lives in the pool,
+        not in the widget.
+        """
+        guard = make_guard(allowed_commands)
+        with self._lock:
+            self._guards = (*self._guards, guard)
 
     def _add(self, spec: JobSpec, retry_of: int | None = None) -> Job:
-        if self._guard is not None:
-            self._guard.check(spec)
+        for guard in self._guards:
+            guard.check(spec)
         with self._lock:
             if not self._closed:
                 job_id = self._store.next_id() if self._store is not None else next(self._ids)

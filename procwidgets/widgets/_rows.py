@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..core import Job, JobState
+from ..core.guard import mask_argv
 from ._live import esc, fmt_bytes, fmt_seconds
 
 __all__ = ["STATE_COLORS", "counts_html", "header_html", "row_html", "sparkline_svg"]
@@ -102,7 +103,7 @@ def row_html(job: Job, sample: Any = None, spark: str = "") -> str:
         cpu = rss = ""
     outcome, tip = _outcome(job)
     pid = job.pid if job.pid is not None and job.started_at else ""
-    command = job.spec.command or " ".join(job.argv)
+    command = job.spec.command if job.spec.shell else mask_argv(job.argv)  # no secrets on a shared screen
     return (
         f'<div class="pw-row pw-state-{state.value}">'
         f"<span>{job.id}</span>"

@@ -30,11 +30,21 @@ __all__ = ["Dashboard"]
 
 class Dashboard(widgets.VBox):
     """Everything about `pool` in one widget; `.form`, `.table`, `.chart`, `.timeline`, `.logs`
-    are the parts, each usable alone. `interval` is the chart's refresh period in seconds."""
+    are the parts, each usable alone. `interval` is the chart's refresh period in seconds.
 
-    def __init__(self, pool: ProcessPool, monitor: Any = None, *, interval: float = 1.0, **kwargs: Any) -> None:
+    For a dashboard shown to others: `read_only=True` shows everything and accepts no command
+    (no form, no row or pool controls); `allowed_commands=[...]` restricts what may be submitted
+    (it calls `pool.restrict`, so the pool itself checks every submission) and drops the form's
+    shell, environment and working-directory fields.
+    """
+
+    def __init__(self, pool: ProcessPool, monitor: Any = None, *, interval: float = 1.0, read_only: bool = False,
+                 allowed_commands: Any = None, **kwargs: Any) -> None:
         if not isinstance(pool, ProcessPool):
             raise TypeError(f"Dashboard(pool) takes a ProcessPool, got {pool!r} ({type(pool).__name__})")
+        if allowed_commands is not None:
+            pool.restrict(allowed_commands)  # checked in the pool, for every submission, not here
+        self.read_only = bool(read_only)
         self._owns_monitor = monitor is None
         if monitor is None:
             from ..core.monitor import Monitor  # the core's sampler; imported late, like any optional part
@@ -44,9 +54,10 @@ class Dashboard(widgets.VBox):
         self._closed = False
         parts: list[widgets.Widget] = []
         try:
-            self.form = SubmitForm(pool)
-            parts.append(self.form)
-            self.table = QueueTable(pool, monitor)
+            self.form = None if self.read_only else SubmitForm(pool)  # read-only: no way to submit
+            if self.form is not None:
+                parts.append(self.form)
+            self.table = QueueTable(pool, monitor, read_only=self.read_only)
             parts.append(self.table)
             self.timeline = Timeline(pool)
             parts.append(self.timeline)
@@ -60,7 +71,8 @@ class Dashboard(widgets.VBox):
             if self._owns_monitor:
                 monitor.stop()
             raise
-        self.tabs = widgets.Tab(children=[widgets.VBox([self.form, self.table]), self.timeline, self.logs],
+        queue = [self.table] if self.form is None else [self.form, self.table]
+        self.tabs = widgets.Tab(children=[widgets.VBox(queue), self.timeline, self.logs],
                                 titles=("Queue", "Timeline", "Logs"))
         self.tabs.add_class("pw-dashboard-tabs")
         super().__init__([self.tabs, self.chart], **kwargs)
@@ -72,7 +84,8 @@ class Dashboard(widgets.VBox):
             return super().close()
         self._closed = True
         for part in (self.chart, self.logs, self.timeline, self.table, self.form):
-            part.close()
+            if part is not None:
+                part.close()
         self.tabs.children[0].close()
         self.tabs.close()
         if self._owns_monitor:

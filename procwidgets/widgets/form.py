@@ -102,13 +102,23 @@ class SubmitForm(widgets.VBox):
                        (self.submit_button, "button"), (self.message, "message")):
             w.add_class(f"pw-submit-{cls}")
         self.submit_button.on_click(lambda _button: self.submit())
-        rows = [
-            widgets.HBox([self.command, self.submit_button]),
-            widgets.HBox([self.name, self.priority, self.timeout, self.retries, self.shell]),
-            widgets.HBox([self.cwd, self.after]),
-            self.env,
-            self.message,
-        ]
+        if pool.restricted:
+            # Restricted mode (allowed_commands): no shell, no environment, no working directory
+            # in the form; the pool refuses them anyway, so offering them would only confuse.
+            rows = [
+                widgets.HBox([self.command, self.submit_button]),
+                widgets.HBox([self.name, self.priority, self.timeout, self.retries]),
+                widgets.HBox([self.after]),
+                self.message,
+            ]
+        else:
+            rows = [
+                widgets.HBox([self.command, self.submit_button]),
+                widgets.HBox([self.name, self.priority, self.timeout, self.retries, self.shell]),
+                widgets.HBox([self.cwd, self.after]),
+                self.env,
+                self.message,
+            ]
         super().__init__(rows, **kwargs)
         self.add_class("pw-submit")
 
@@ -126,7 +136,7 @@ class SubmitForm(widgets.VBox):
                 after=parse_after(self.pool, self.after.value),
                 shell=self.shell.value,
             )
-        except (TypeError, ValueError, KeyError, RuntimeError) as exc:
+        except (TypeError, ValueError, KeyError, RuntimeError, PermissionError) as exc:
             text = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
             self.message.value = f'<span class="pw-error" style="color:#c62828">{esc(text)}</span>'
             return None

@@ -43,19 +43,25 @@ FILTERS: dict[str, tuple[JobState, ...] | None] = {
 }
 
 
+_BUTTONS = (("cancel", "times", "cancel"), ("toggle", "pause", "pause / resume"),
+            ("up", "arrow-up", "raise priority"), ("down", "arrow-down", "lower priority"),
+            ("retry", "repeat", "re-submit the same command"))
+
+
 class _Row:
     """One visible row: an HTML widget plus static buttons; `job_id` says which job it shows."""
 
-    def __init__(self, act: Callable[[_Row, str], None], button_layout: widgets.Layout) -> None:
+    def __init__(self, act: Callable[[_Row, str], None], button_layout: widgets.Layout,
+                 read_only: bool = False) -> None:
         self.job_id: int | None = None
         self.html = widgets.HTML()
         self.html.add_class("pw-row-html")
         self.html.layout.flex = "1 1 0"  # shrink, so the buttons stay in view
         self.html.layout.min_width = "0"
         self.buttons = {}
-        for action, icon, tip in (("cancel", "times", "cancel"), ("toggle", "pause", "pause / resume"),
-                                  ("up", "arrow-up", "raise priority"), ("down", "arrow-down", "lower priority"),
-                                  ("retry", "repeat", "re-submit the same command")):
+        # Read-only rows have no buttons at all: a hidden button could still be clicked by a
+        # crafted message to the kernel.
+        for action, icon, tip in () if read_only else _BUTTONS:
             b = widgets.Button(description="", icon=icon, tooltip=tip, layout=button_layout)
             b.add_class(f"pw-row-{action}")
             b.on_click(lambda _b, a=action: act(self, a))
@@ -79,12 +85,13 @@ class QueueTable(widgets.VBox):
     """
 
     def __init__(self, pool: ProcessPool, monitor: Any = None, *, page_size: int = 20,
-                 min_interval: float = 0.2, period: float = 1.0, **kwargs: Any) -> None:
+                 min_interval: float = 0.2, period: float = 1.0, read_only: bool = False, **kwargs: Any) -> None:
         if not isinstance(pool, ProcessPool):
             raise TypeError(f"QueueTable(pool) takes a ProcessPool, got {pool!r} ({type(pool).__name__})")
         if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
             raise ValueError(f"page_size must be an int >= 1, got {page_size!r}")
         self.pool, self.monitor, self.page_size = pool, monitor, page_size
+        self.read_only = bool(read_only)  # shows everything, changes nothing (no controls)
         self._lock = threading.Lock()  # guards the id lists (engine thread writes, renderer reads)
         self._render_lock = threading.RLock()  # one writer of the row widgets at a time
         self._closed = False
@@ -108,7 +115,8 @@ class QueueTable(widgets.VBox):
                                                  tooltip="Stop starting queued jobs (running ones go on)")
         self.header = widgets.HTML(header_html(), layout=widgets.Layout(flex="1 1 0", min_width="0"))
         button_layout = widgets.Layout(width="24px", height="20px", padding="0")
-        self.rows = [_Row(self._act, button_layout) for _ in range(page_size)]
+        self.rows = [_Row(self._act, button_layout, self.read_only) for _ in range(page_size)]
+        self.workers.disabled = self.pause_button.disabled = self.read_only
         self.prev_button = widgets.Button(description="◀", layout=widgets.Layout(width="36px"), tooltip="previous page")
         self.next_button = widgets.Button(description="▶", layout=widgets.Layout(width="36px"), tooltip="next page")
         self.page_label = widgets.HTML()
@@ -295,6 +303,10 @@ class QueueTable(widgets.VBox):
     def _on_workers(self, change: dict[str, Any]) -> None:
         if self._syncing or change["new"] == self.pool.max_workers:
             return
+        if self.read_only:  # a disabled input can still receive a crafted change: undo it
+            self._pool_dirty = True
+            self._refresher.poke()
+            return
         try:
             self.pool.max_workers = change["new"]
         except (TypeError, ValueError, EngineStopped) as exc:
@@ -305,13 +317,17 @@ class QueueTable(widgets.VBox):
     def _on_pause(self, change: dict[str, Any]) -> None:
         if self._syncing or change["new"] == self.pool.paused:
             return
+        if self.read_only:
+            self._pool_dirty = True
+            self._refresher.poke()
+            return
         try:
             self.pool.pause() if change["new"] else self.pool.resume()
         except EngineStopped as exc:
             self._say(str(exc))
 
     def _act(self, row: _Row, action: str) -> None:
-        if row.job_id is None:
+        if row.job_id is None or self.read_only:
             return
         job = self.pool.get(row.job_id)
         try:

@@ -115,6 +115,14 @@ def test_allowed_commands_are_checked_in_the_core(make_pool):
     retried = pool.jobs[0]
     assert pool.retry(retried).wait(10) is pw.JobState.SUCCEEDED  # retry passes the same check
     assert len(pool.jobs) == 4
+    with pytest.raises(CommandNotAllowed, match="environment variables LD_PRELOAD are not allowed"):
+        pool.submit(["true"], env={"LD_PRELOAD": "/tmp/evil.so"})
+    with pytest.raises(CommandNotAllowed, match="working directory cannot be chosen"):
+        pool.submit(["true"], cwd="/tmp")
+    pool.restrict(["python*"])  # restrictions add up: now both lists must allow
+    with pytest.raises(CommandNotAllowed, match="allowed: python\\*$"):
+        pool.submit(["true"])
+    assert pool.restricted and len(pool.jobs) == 4
     with pytest.raises(TypeError, match="not one str"):
         pw.ProcessPool(allowed_commands="python")
     with pytest.raises(ValueError, match="nothing could run"):

@@ -302,10 +302,11 @@ def test_events_for_every_state_change(make_pool, py):
 
 def test_a_broken_subscriber_does_not_break_the_pool(make_pool, py):
     pool = make_pool(max_workers=1)
-    pool.subscribe(lambda e: 1 / 0)
+    unsubscribe = pool.subscribe(lambda e: 1 / 0)
     with pytest.warns(RuntimeWarning, match="ZeroDivisionError"):
         job = pool.submit(py("pass"))
         assert job.wait(10) is JobState.SUCCEEDED
+    unsubscribe()
 
 
 def test_blocking_calls_from_a_callback_are_refused(make_pool, py):

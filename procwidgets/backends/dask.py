@@ -1,0 +1,375 @@
+"""`DaskBackend`: the same pool, its jobs run as process groups on the workers of a Dask cluster.
+
+    from distributed import Client
+    pool = pw.ProcessPool(backend=pw.DaskBackend(Client(cluster)))   # max_workers: the cluster's threads
+
+The pool keeps every decision (priority, dependencies, limits, retries, timeouts): Dask's own
+`priority=` is only approximate and its `future.cancel()` leaves a running subprocess running, so
+a job is handed to Dask only when the pool has a free slot, as a task that runs the command on
+a worker (`dask_worker.run_job`). From then on, the engine thread hears about it through one
+event topic: "start" (worker, pid), "out" (batched lines) and "exit" (return code, rusage).
+Signals (cancel, timeout, pause) go to the one worker that runs the job, through
+`client.run(signal_job, ...)`, from one helper thread, so the engine loop never blocks on the
+cluster. A worker lost mid-job is seen through the scheduler's event for that worker; the attempt
+ends FAILED (`attempt.error` names the worker) and Dask is not allowed to re-run it behind the
+pool's back: the pool's `retries=` decides.
+
+Threads: `start`, `send_signal`, `finish` and every state change run on the pool's engine thread;
+Dask's callbacks (its client loop, its future-callback thread) only post to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import signal
+import threading
+import uuid
+import warnings
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+try:
+    import distributed
+except ImportError as exc:  # pragma: no cover - exercised only where distributed is absent
+    raise ImportError("DaskBackend needs Dask distributed: pip install distributed "
+                      "(procwidgets runs without it; only the Dask backend needs it)") from exc
+
+from ..core.attempt import Attempt
+from ..core.worker import ReaderThread
+from . import dask_worker
+from .base import Backend, SpawnError
+from .dask_attempt import LOST_RETURNCODE, TASK_FAILED_RETURNCODE, DaskAttempt
+
+if TYPE_CHECKING:
+    from ..core.job import Job
+
+__all__ = ["DaskAttempt", "DaskBackend", "worker_metrics"]
+
+FLUSH_SECONDS = 0.05
+"""How often a worker sends a running job's new output (latency of `job.tail()`)."""
+RETIRED_KEYS = 1000
+"""How many ended attempts are remembered, so a re-run Dask starts behind our back is killed."""
+RELEASE_SECONDS = 1.0
+"""Finished tasks' keys are released together, at most this long after the first of them ended."""
+EXIT_WAIT_SECONDS = 2.0
+"""After a started task was released by Dask, how long to wait for the worker's exit record."""
+
+
+class DaskBackend(Backend):
+    """Runs the pool's jobs on a Dask cluster: `DaskBackend(client)` or `DaskBackend("tcp://host:8786")`.
+
+    Given an address, the backend opens its own `distributed.Client` and closes it with the pool;
+    given a client, it leaves it open. Each job runs on a worker, in the worker's environment with
+    `env=` laid over it and `cwd=` a directory there; procwidgets must be installed on the workers.
+    A job may ask for worker resources (`resources={"GPU": 1}`), which Dask honours; a job asking
+    for resources no worker has waits in Dask (it holds its pool slot) until such a worker joins.
+    """
+
+    name = "dask"
+
+    def __init__(self, client_or_address: distributed.Client | str, *, flush_seconds: float = FLUSH_SECONDS) -> None:
+        if isinstance(client_or_address, str):
+            self.client = distributed.Client(client_or_address)
+            self._own_client = True
+        elif isinstance(client_or_address, distributed.Client):
+            if client_or_address.asynchronous:
+                raise ValueError("DaskBackend needs a synchronous Client (the pool runs its own loop); "
+                                 "create it with Client(address) rather than asynchronous=True")
+            self.client, self._own_client = client_or_address, False
+        else:
+            raise TypeError(f"DaskBackend takes a distributed.Client or a scheduler address such as "
+                            f"'tcp://127.0.0.1:8786', got {client_or_address!r} ({type(client_or_address).__name__})")
+        if isinstance(flush_seconds, bool) or not isinstance(flush_seconds, (int, float)) or not flush_seconds > 0:
+            raise ValueError(f"flush_seconds must be a positive number of seconds, got {flush_seconds!r}")
+        self.flush_seconds = float(flush_seconds)
+        self.topic = f"procwidgets-{uuid.uuid4().hex[:12]}"
+        self._attempts: dict[str, DaskAttempt] = {}
+        self._retired: OrderedDict[str, None] = OrderedDict()
+        self._workers_watched: set[str] = set()
+        self._finished_futures: list[distributed.Future | None] = []
+        self._release_timer: asyncio.TimerHandle | None = None
+        self._io: ReaderThread | None = None
+        self._closed = False
+
+    def __repr__(self) -> str:
+        state = " closed" if self._closed else f" running={len(self._attempts)}"
+        return f"<DaskBackend scheduler={self.client.scheduler.address!r}{state}>"
+
+    # -- the Backend seam ---------------------------------------------------------------------
+
+    def default_workers(self) -> int:
+        """The cluster's total threads now (at least 1, for a cluster still waiting for workers)."""
+        workers = self.client.scheduler_info()["workers"]
+        return max(1, sum(int(w.get("nthreads", 1)) for w in workers.values()))
+
+    def bind(self, loop: asyncio.AbstractEventLoop, *, kill_grace: float, max_line: int) -> None:
+        if self._io is not None:
+            raise RuntimeError(f"{self!r} already serves a pool; give each ProcessPool its own DaskBackend")
+        super().bind(loop, kill_grace=kill_grace, max_line=max_line)
+        self._io = ReaderThread("procwidgets-dask")
+        # Sent before any job's task, on the same stream to the scheduler: no event is missed.
+        self.client.subscribe_topic(self.topic, self._on_event)
+
+    def start(self, job: Job, *, on_line: Callable[[str, str], None],
+              on_data: Callable[[str, bytes], None] | None, on_timeout: Callable[[], None]) -> Attempt:
+        spec = job.spec
+        key = f"{self.topic}-{job.id}-{job.attempts}"
+        attempt = DaskAttempt(self, job, key, on_line=on_line, on_data=on_data, on_timeout=on_timeout)
+        resources = getattr(spec, "resources", None)
+        try:
+            future = self.client.submit(
+                dask_worker.run_job, key, self.topic, list(spec.argv), spec.cwd,
+                dict(spec.env) if spec.env else None, max_line=self.max_line, kill_grace=self.kill_grace,
+                send_bytes=on_data is not None, flush_seconds=self.flush_seconds,
+                key=key, pure=False, priority=job.priority, resources=dict(resources) if resources else None)
+        except Exception as exc:  # noqa: BLE001 - a closed client, an unpicklable env: the job fails, not the pool
+            attempt._ended()
+            raise SpawnError(f"could not hand the job to Dask ({type(exc).__name__}: {exc}); "
+                             f"is the client {self.client.status}?") from None
+        attempt.future = future
+        self._attempts[key] = attempt
+        future.add_done_callback(lambda f, key=key: self._post(self._future_done, key, f))
+        return attempt
+
+    async def finish(self, attempt: Attempt) -> tuple[int, os.struct_rusage | None]:
+        assert isinstance(attempt, DaskAttempt)
+        result = await attempt.finish()
+        self._attempts.pop(attempt.key, None)
+        self._retired[attempt.key] = None
+        while len(self._retired) > RETIRED_KEYS:
+            self._retired.popitem(last=False)
+        # Release finished tasks' keys in bulk, not one by one: the client batches what it sends
+        # to the scheduler (one batch per 10 ms), and a release sent between two hand-offs makes
+        # the next submit wait for the following batch (measured: +10 ms per job).
+        self._finished_futures.append(attempt.future)
+        attempt.future = None
+        if self._release_timer is None:
+            self._release_timer = self.loop.call_later(RELEASE_SECONDS, self._release_done)
+        if attempt.peak_rss is not None:  # sampled on the worker; a local Monitor cannot see the job
+            attempt.job.peak_rss = max(attempt.job.peak_rss or 0, attempt.peak_rss)
+        return result
+
+    def _release_done(self) -> None:
+        """Drop our references to finished tasks, so the scheduler forgets their results."""
+        self._finished_futures.clear()
+        if self._release_timer is not None:
+            self._release_timer.cancel()
+            self._release_timer = None
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self.client.unsubscribe_topic(self.topic)
+        except Exception:  # noqa: BLE001 - the client may be closed already; nothing is left to undo
+            pass
+        for address in self._workers_watched:
+            _watchers.remove(self.client, address, self)
+        if self._io is not None:
+            self._io.close(wait=False)
+        if self._own_client:
+            self.client.close()
+
+    # -- cluster views --------------------------------------------------------------------------
+
+    def worker_metrics(self) -> dict[str, dict[str, Any]]:
+        """`worker_metrics(client)`, with each worker's "jobs" keyed by this pool's job ids. Blocks."""
+        metrics = worker_metrics(self.client)
+        for sample in metrics.values():
+            jobs = sample.get("jobs")
+            if jobs is not None:
+                sample["jobs"] = {self._attempts[k].job.id: v for k, v in jobs.items() if k in self._attempts}
+        return metrics
+
+    # -- events from Dask (posted to the engine thread) ---------------------------------------
+
+    def _post(self, fn: Callable[..., object], *args: Any) -> None:
+        try:
+            self.loop.call_soon_threadsafe(fn, *args)
+        except RuntimeError:  # the pool's loop is closed: nobody waits for this any more
+            pass
+
+    def _on_event(self, event: tuple[float, Any]) -> None:  # on the client's loop thread
+        self._post(self._deliver, event[1])
+
+    def _deliver(self, msg: dict[str, Any]) -> None:
+        key, kind = msg.get("k"), msg.get("e")
+        attempt = self._attempts.get(key)  # type: ignore[arg-type]
+        if attempt is None:
+            if kind == "start" and key in self._retired:  # Dask re-ran a task we ended (its worker was lost)
+                self._signal(msg["worker"], key, signal.SIGKILL)  # type: ignore[arg-type]
+            return
+        if kind == "out":
+            attempt._output(msg)
+        elif kind == "start":
+            self._started(attempt, msg)
+        elif kind == "exit":
+            attempt._exit(msg)
+
+    def _started(self, attempt: DaskAttempt, msg: dict[str, Any]) -> None:
+        worker = msg["worker"]
+        if attempt.worker is not None or attempt.done:  # a second run: its first worker was lost
+            self._signal(worker, attempt.key, signal.SIGKILL)
+            if attempt.worker is not None and attempt.worker != worker:
+                self._lost(attempt.worker)
+            return
+        attempt.worker, attempt.pid = worker, msg["pid"]
+        attempt.job.pid = msg["pid"]
+        self._watch_worker(worker)
+        for sig in attempt._pending:
+            self._signal(worker, attempt.key, sig)
+        attempt._pending.clear()
+
+    def _future_done(self, key: str, future: distributed.Future) -> None:
+        attempt = self._attempts.get(key)
+        if attempt is None or attempt.done:
+            return
+        if future.status == "finished":  # the exit record comes first; this is only a guard
+            self._io_call(future.result, lambda rec: self._deliver(rec) if isinstance(rec, dict) else None)
+        elif future.status == "error":
+            self._io_call(future.exception, lambda exc: self._task_failed(attempt, exc))
+        elif attempt.worker is None:  # cancelled before it started: no process ever ran
+            if attempt.kill_reason is not None:
+                attempt._resolve(-signal.SIGTERM)
+            else:
+                attempt._resolve(TASK_FAILED_RETURNCODE, error=f"Dask cancelled the task before it started "
+                                                               f"(client {self.client.status})")
+        else:  # released while running: the worker kills the group and reports, unless it cannot
+            self.loop.call_later(self.kill_grace + EXIT_WAIT_SECONDS, self._released, attempt)
+
+    def _released(self, attempt: DaskAttempt) -> None:
+        attempt._resolve(LOST_RETURNCODE, error=f"Dask released the task on {attempt.worker} and no exit "
+                                                f"was reported (client {self.client.status})")
+
+    def _task_failed(self, attempt: DaskAttempt, exc: BaseException | None) -> None:
+        where = attempt.worker or "a worker"
+        if isinstance(exc, ImportError) and "procwidgets" in str(exc):
+            error = (f"procwidgets is not importable on {where} ({exc}); install the same procwidgets "
+                     f"on every worker: DaskBackend runs each job through it")
+        elif type(exc).__name__ == "KilledWorker":
+            error = f"Dask gave up on the task after losing workers: {exc}"
+        else:
+            error = f"the Dask task for this job failed on {where}: {type(exc).__name__}: {exc}"
+        attempt._resolve(TASK_FAILED_RETURNCODE, error=error)
+
+    # -- lost workers ---------------------------------------------------------------------------
+
+    def _watch_worker(self, address: str) -> None:
+        """Hear when `address` leaves: the scheduler logs "remove-worker" to the worker's own topic."""
+        if address in self._workers_watched:
+            return
+        self._workers_watched.add(address)
+        _watchers.add(self.client, address, self)
+        # It may have left before the subscription reached the scheduler: its stored events tell.
+        self._io_call(functools.partial(self.client.get_events, address),
+                      lambda events: self._worker_event(address, _last_membership(events)))
+
+    def _worker_event(self, address: str, msg: Any) -> None:
+        if isinstance(msg, dict) and msg.get("action") == "remove-worker":
+            self._lost(address)
+
+    def _lost(self, address: str) -> None:
+        for attempt in list(self._attempts.values()):
+            if attempt.worker == address and not attempt.done:
+                attempt._resolve(LOST_RETURNCODE, error=f"worker {address} was lost while running the job; "
+                                                        f"its processes were killed with it")
+                self._cancel_future(attempt)
+
+    # -- calls into the cluster (helper thread) -------------------------------------------------
+
+    def _signal(self, worker: str, key: str, sig: int) -> None:
+        self._io_call(functools.partial(self.client.run, dask_worker.signal_job, key, int(sig),
+                                        workers=[worker], on_error="return"))
+
+    def _cancel_future(self, attempt: DaskAttempt) -> None:
+        if attempt.future is not None:
+            self._io_call(attempt.future.cancel)
+
+    def _io_call(self, fn: Callable[[], Any], then: Callable[[Any], object] | None = None) -> None:
+        """Run a blocking client call on the helper thread; `then(result)` back on the engine thread."""
+        if self._io is None or self._closed:
+            return
+        future = self._io.run(fn)
+
+        def settle(f: asyncio.Future[Any]) -> None:
+            if f.cancelled():
+                return
+            exc = f.exception()
+            if exc is not None:
+                if not self._closed and self.client.status == "running":
+                    warnings.warn(f"procwidgets DaskBackend: {fn!r} raised {exc!r}", RuntimeWarning, stacklevel=1)
+                return
+            if then is not None:
+                then(f.result())
+        future.add_done_callback(settle)
+
+
+class _WorkerWatchers:
+    """One subscription per (client, worker topic), shared by every backend on that client.
+
+    A client keeps one handler per topic, so two pools on one client must not each subscribe to
+    a worker's topic (the second would silence the first): the handler here fans out to all."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_client: weakref.WeakKeyDictionary[distributed.Client, dict[str, weakref.WeakSet[DaskBackend]]] = (
+            weakref.WeakKeyDictionary())
+
+    def add(self, client: distributed.Client, address: str, backend: DaskBackend) -> None:
+        with self._lock:
+            topics = self._by_client.setdefault(client, {})
+            backends = topics.get(address)
+            new = backends is None
+            if backends is None:
+                backends = topics[address] = weakref.WeakSet()
+            backends.add(backend)
+        if new:
+            def handler(event: tuple[float, Any]) -> None:  # on the client's loop thread
+                for watcher in list(backends):
+                    watcher._post(watcher._worker_event, address, event[1])
+            client.subscribe_topic(address, handler)
+
+    def remove(self, client: distributed.Client, address: str, backend: DaskBackend) -> None:
+        with self._lock:
+            topics = self._by_client.get(client, {})
+            backends = topics.get(address)
+            if backends is None:
+                return
+            backends.discard(backend)
+            if backends:
+                return
+            del topics[address]
+        try:
+            client.unsubscribe_topic(address)
+        except Exception:  # noqa: BLE001 - the client may be closed already
+            pass
+
+
+_watchers = _WorkerWatchers()
+
+
+def _last_membership(events: Any) -> dict[str, Any] | None:
+    """The latest "add-worker" or "remove-worker" record among a worker topic's stored events."""
+    for _, msg in reversed(tuple(events or ())):
+        if isinstance(msg, dict) and msg.get("action") in ("add-worker", "remove-worker"):
+            return msg
+    return None
+
+
+def worker_metrics(client: distributed.Client) -> dict[str, dict[str, Any]]:
+    """Each worker's host CPU and memory, and the jobs it runs, read on the workers themselves.
+
+    Returns `{address: {"time", "cpu_percent" (host, None on the first call), "cpu_count",
+    "memory_used", "memory_total", "worker_rss", "jobs": {task key: {"pid", "cpu_percent", "rss",
+    "processes"}}}}`; a worker that could not answer gets `{"error": "..."}`. Blocks for one round
+    trip to every worker: call it from a thread such as a monitor's reader, not the engine loop.
+    (Dask's own heartbeat metrics count the worker process only, not the jobs it spawned.)
+    """
+    results = client.run(dask_worker.sample_worker, on_error="return")
+    return {address: (r if isinstance(r, dict) else {"error": f"{type(r).__name__}: {r}"})
+            for address, r in results.items()}
