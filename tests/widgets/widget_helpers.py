@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import sys
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
 import ipywidgets
-import pytest
+from helpers import wait_for as shared_wait_for
 
 PY = sys.executable
 
@@ -22,14 +21,7 @@ def cmd(code: str) -> list[str]:
 
 def wait_for(condition: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
     """Poll `condition` until it is truthy; fail the test with `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.01)
+    return shared_wait_for(condition, timeout=timeout, message=what)
 
 
 class Spy:
