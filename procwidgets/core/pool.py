@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import concurrent.futures
 import itertools
 import os
 import threading
@@ -75,6 +74,8 @@ class ProcessPool(PoolHistory):
         self._bus = EventBus()
         self._attempt_end_hooks: list[Callable[[Job], None]] = []
         self._lock = threading.Lock()
+        self._all_finished = threading.Condition(self._lock)  # notified when _unfinished drops to 0
+        self._unfinished = 0  # submitted jobs not yet in a finished state (changed under _lock)
         self._jobs: dict[int, Job] = {}
         self._ids = itertools.count(1)
         self._running: dict[int, Attempt] = {}
@@ -213,6 +214,7 @@ class ProcessPool(PoolHistory):
                 if self._store is not None:
                     job.log_path = self._store.log_path(job_id)
                 self._jobs[job.id] = job
+                self._unfinished += 1
                 self._engine.call_soon(self._enqueue, job)
                 return job
         raise RuntimeError(f"{self!r} is shut down and takes no more jobs; create a new ProcessPool")
@@ -424,6 +426,10 @@ class ProcessPool(PoolHistory):
             if state is not SUCCEEDED:
                 job.error = reason
             self._set_state(job, state, reason)
+            with self._lock:
+                self._unfinished -= 1
+                if not self._unfinished:
+                    self._all_finished.notify_all()
             ready, doomed = self._scheduler.finished(job.id, state is SUCCEEDED)
             work.extend((self._jobs[d], CANCELLED, _dependency_error(job)) for d in doomed)
 
@@ -432,20 +438,14 @@ class ProcessPool(PoolHistory):
     def wait(self, timeout: float | None = None) -> None:
         """Block until every job submitted so far is finished; TimeoutError after `timeout` s."""
         self._engine.refuse_blocking_call("pool.wait()")
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            pending = [j for j in self.jobs if not j.state.is_finished]
-            if not pending:
+        # One wake-up when the last job ends, not one per job: a waiter woken per job competes
+        # with the engine thread for the GIL and slows dispatch.
+        with self._all_finished:
+            if self._all_finished.wait_for(lambda: not self._unfinished, timeout):
                 return
-            for job in pending:
-                left = None if deadline is None else max(0.0, deadline - time.monotonic())
-                try:
-                    job._done.result(left)
-                except concurrent.futures.TimeoutError:
-                    still = [j for j in self.jobs if not j.state.is_finished]
-                    paused = " (the pool is paused: pool.resume() starts queued jobs)" if self._dispatch_paused else ""
-                    raise TimeoutError(f"{len(still)} jobs still unfinished after {timeout} s, "
-                                       f"first {still[0]!r}{paused}") from None
+        still = [j for j in self.jobs if not j.state.is_finished]
+        paused = " (the pool is paused: pool.resume() starts queued jobs)" if self._dispatch_paused else ""
+        raise TimeoutError(f"{len(still)} jobs still unfinished after {timeout} s, first {still[0]!r}{paused}")
 
     def shutdown(self, kill: bool = True) -> None:
         """Stop the pool. kill=True: cancel queued jobs, TERM (grace, KILL) running ones.

@@ -110,9 +110,13 @@ class Scheduler:
         self._clock = clock
         self._epoch = clock()  # keys use time since creation, so floats keep their precision
         self._seq = itertools.count()
-        self._heap: list[list] = []  # entries [primary, seq, job_id]; job_id None = removed
-        self._entries: dict[int, list] = {}  # queued and eligible: job_id -> live heap entry
-        self._info: dict[int, tuple[int, float, int]] = {}  # every job held: (priority, enqueued_at, seq)
+        # Heap entries are tuples (primary, seq, job_id, priority, enqueued_at): seq is unique, so
+        # comparisons never reach past it. Tuples of numbers are untracked by the garbage collector
+        # (lists never are), so a million queued jobs cost gc nothing. An entry is live while
+        # `_ready[job_id] is entry`; remove/reprioritise just replace or drop that mapping.
+        self._heap: list[tuple] = []
+        self._ready: dict[int, tuple] = {}  # eligible: job_id -> live heap entry
+        self._waiting: dict[int, tuple[int, float, int]] = {}  # held on dependencies: (priority, enqueued_at, seq)
         self._blocked_by: dict[int, set[int]] = {}  # waiting job -> unfinished dependencies
         self._dependents: dict[int, list[int]] = {}  # dependency -> jobs waiting on it
 
@@ -120,76 +124,89 @@ class Scheduler:
 
     def __len__(self) -> int:
         """Jobs held: eligible ones and ones waiting on dependencies."""
-        return len(self._info)
+        return len(self._ready) + len(self._waiting)
 
     def __contains__(self, job_id: int) -> bool:
-        return job_id in self._info
+        return job_id in self._ready or job_id in self._waiting
 
     @property
     def ready_count(self) -> int:
-        return len(self._entries)
+        return len(self._ready)
 
     def is_waiting(self, job_id: int) -> bool:
         """True while the job waits on unfinished dependencies."""
         return job_id in self._blocked_by
 
+    def _info(self, job_id: int) -> tuple[int, float, int]:
+        entry = self._ready.get(job_id)
+        if entry is not None:
+            return entry[3], entry[4], entry[1]
+        return self._waiting[job_id]
+
     def effective_priority(self, job_id: int) -> float:
-        priority, enqueued_at, _ = self._info[job_id]
+        priority, enqueued_at, _ = self._info(job_id)
         return self.policy.effective_priority(priority, enqueued_at - self._epoch, self._clock() - self._epoch)
 
     def order(self) -> Iterator[int]:
         """Eligible jobs in the order they would run (O(n log n); for display and tests)."""
-        return (e[2] for e in sorted(e for e in self._heap if e[2] is not None))
+        ready = self._ready
+        return (e[2] for e in sorted(e for e in self._heap if ready.get(e[2]) is e))
 
     # -- changes ----------------------------------------------------------------------------
 
     def push(self, job_id: int, priority: int = 0, after: Iterable[int] = ()) -> None:
         """Add a job; with `after`, it becomes eligible once all those jobs have succeeded."""
-        if job_id in self._info:
+        if job_id in self._ready or job_id in self._waiting:
             raise ValueError(f"job {job_id} is already queued")
-        info = self._info[job_id] = (priority, self._clock() if self.policy.uses_clock else 0.0, next(self._seq))
+        policy = self.policy
+        enqueued_at = self._clock() if policy.uses_clock else 0.0
         if after:
             blockers = set(after)
+            self._waiting[job_id] = (priority, enqueued_at, next(self._seq))
             self._blocked_by[job_id] = blockers
             for dep in blockers:
                 self._dependents.setdefault(dep, []).append(job_id)
-        else:
-            self._make_ready(job_id, info)
+            return
+        entry = (policy.primary(priority, enqueued_at - self._epoch), next(self._seq), job_id, priority, enqueued_at)
+        self._ready[job_id] = entry
+        heapq.heappush(self._heap, entry)
 
     def pop(self) -> int | None:
         """Remove and return the eligible job that should run next, or None if there is none."""
-        heap = self._heap
+        heap, ready = self._heap, self._ready
         while heap:
-            job_id = heapq.heappop(heap)[2]
-            if job_id is not None:
-                del self._entries[job_id]
-                del self._info[job_id]
+            entry = heapq.heappop(heap)
+            job_id = entry[2]
+            live = ready.pop(job_id, None)
+            if live is entry:
                 return job_id
+            if live is not None:  # a stale entry of a reprioritised job: put its live one back
+                ready[job_id] = live
         return None
 
     def remove(self, job_id: int) -> None:
-        """Forget a queued job (cancel). O(1): its heap entry is only marked dead."""
-        entry = self._entries.pop(job_id, None)
-        if entry is not None:
-            entry[2] = None
-        del self._info[job_id]
+        """Forget a queued job (cancel). O(1): its heap entry is left behind, dead."""
+        if self._ready.pop(job_id, None) is None:
+            del self._waiting[job_id]
         for dep in self._blocked_by.pop(job_id, ()):
             waiting = self._dependents.get(dep)
             if waiting is not None:
                 waiting.remove(job_id)
                 if not waiting:
                     del self._dependents[dep]
-        if len(self._heap) > 64 and len(self._heap) > 2 * len(self._entries):
+        if len(self._heap) > 64 and len(self._heap) > 2 * len(self._ready):
             self._compact()
 
     def reprioritise(self, job_id: int, priority: int) -> None:
         """Change a queued job's priority, keeping its place among equals (its original wait)."""
-        _, enqueued_at, seq = self._info[job_id]
-        info = self._info[job_id] = (priority, enqueued_at, seq)
-        entry = self._entries.get(job_id)
-        if entry is not None:
-            entry[2] = None
-            self._make_ready(job_id, info)
+        entry = self._ready.get(job_id)
+        if entry is None:
+            _, enqueued_at, seq = self._waiting[job_id]
+            self._waiting[job_id] = (priority, enqueued_at, seq)
+            return
+        self._make_ready(job_id, priority, entry[4], entry[1])
+        if len(self._heap) > 64 and len(self._heap) > 2 * len(self._ready):
+            self._compact()
 
     def finished(self, job_id: int, succeeded: bool) -> tuple[list[int], list[int]]:
         """Record how a job ended. Returns (jobs now eligible, jobs doomed by this failure).
@@ -205,7 +222,7 @@ class Scheduler:
                 blockers.discard(job_id)
                 if not blockers:
                     del self._blocked_by[waiting]
-                    self._make_ready(waiting, self._info[waiting])
+                    self._make_ready(waiting, *self._waiting.pop(waiting))
                     ready.append(waiting)
             else:
                 doomed.append(waiting)
@@ -215,12 +232,12 @@ class Scheduler:
 
     # -- internals --------------------------------------------------------------------------
 
-    def _make_ready(self, job_id: int, info: tuple[int, float, int]) -> None:
-        priority, enqueued_at, seq = info
-        entry = [self.policy.primary(priority, enqueued_at - self._epoch), seq, job_id]
-        self._entries[job_id] = entry
+    def _make_ready(self, job_id: int, priority: int, enqueued_at: float, seq: int) -> None:
+        entry = (self.policy.primary(priority, enqueued_at - self._epoch), seq, job_id, priority, enqueued_at)
+        self._ready[job_id] = entry
         heapq.heappush(self._heap, entry)
 
     def _compact(self) -> None:
-        self._heap = [e for e in self._heap if e[2] is not None]
+        ready = self._ready
+        self._heap = [e for e in self._heap if ready.get(e[2]) is e]
         heapq.heapify(self._heap)

@@ -40,10 +40,15 @@ def check_positive_seconds(name: str, value: Any, *, allow_none: bool) -> float 
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         expected = "a number of seconds or None" if allow_none else "a number of seconds"
         raise TypeError(f"{name} must be {expected}, got {value!r} ({_type_name(value)})")
-    if math.isnan(value) or value <= 0 or math.isinf(value):
-        hint = " (use None for no limit)" if allow_none else ""
+    hint = " (use None for no limit)" if allow_none else ""
+    try:
+        seconds = float(value)
+    except OverflowError:  # an int too large for a float
+        raise ValueError(f"{name} must be a positive, finite number of seconds, got an int of "
+                         f"{len(str(value))} digits{hint}") from None
+    if math.isnan(seconds) or seconds <= 0 or math.isinf(seconds):
         raise ValueError(f"{name} must be a positive, finite number of seconds, got {value!r}{hint}")
-    return float(value)
+    return seconds
 
 
 def _check_arg(where: str, arg: Any) -> str:

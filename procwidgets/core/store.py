@@ -90,6 +90,9 @@ def owner_alive(token: str) -> bool:
         return False
 
 
+BATCH_SECONDS = 0.05
+
+
 class JobStore:
     """One store directory. `open` checks it; `put_job`/`put_event` queue writes; `close` flushes."""
 
@@ -257,6 +260,9 @@ class JobStore:
         running = True
         while running:
             batch = [self._queue.get()]
+            # Let a batch gather: while this thread sleeps, `put` notifies nobody, so the engine
+            # thread is not made to hand the GIL to this one for every state change.
+            time.sleep(BATCH_SECONDS)
             while len(batch) < 5000:
                 try:
                     batch.append(self._queue.get_nowait())
