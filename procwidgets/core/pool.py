@@ -29,7 +29,7 @@ from .history import restore_job
 from .job import Job, JobSpec, JobState
 from .pool_history import PoolHistory
 from .scheduler import Policy, Scheduler
-from .spec import check_count, check_int, check_positive_seconds, make_spec
+from .spec import check_count, check_positive_seconds, check_priority, make_spec
 from .store import DEFAULT_STORE, JobStore, open_store
 
 __all__ = ["ProcessPool"]
@@ -264,7 +264,7 @@ class ProcessPool(PoolHistory):
         self._engine.call(self._resume_job, self._own(job))
 
     def set_priority(self, job: Job, priority: int) -> None:
-        check_int("priority", priority)
+        check_priority(priority)
         self._engine.call(self._set_priority, self._own(job), priority)
 
     def _own(self, job: Job) -> Job:
@@ -358,11 +358,12 @@ class ProcessPool(PoolHistory):
             attempt = self._backend.start(job, on_line=self._on_line_for(job),
                                           on_data=log.write if log is not None else None,
                                           on_timeout=lambda: attempt.terminate("timeout"))
-        except SpawnError as exc:
+        except Exception as exc:  # noqa: BLE001 - a job that cannot start must end FAILED, never hang QUEUED
+            reason = str(exc) if isinstance(exc, SpawnError) else f"could not start: {exc!r}"
             if log is not None:
-                log.note(f"could not start: {exc}")
+                log.note(reason)
                 log.close()
-            self._finish(job, FAILED, str(exc))
+            self._finish(job, FAILED, reason)
             return
         attempt.log = log
         self._running[job.id] = attempt

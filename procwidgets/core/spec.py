@@ -27,6 +27,27 @@ def check_int(name: str, value: Any) -> int:
     return value
 
 
+PRIORITY_LIMIT = 10**9  # far beyond any real use; keeps priorities exact as floats and in SQLite
+
+
+def check_priority(value: Any) -> int:
+    check_int("priority", value)
+    if not -PRIORITY_LIMIT <= value <= PRIORITY_LIMIT:
+        raise ValueError(f"priority must be between -{PRIORITY_LIMIT:_} and {PRIORITY_LIMIT:_}, got "
+                         f"{value if abs(value) < 10**30 else f'an int of {len(str(abs(value)))} digits'}")
+    return value
+
+
+def _check_encodable(where: str, text: str) -> str:
+    """Refuse text the OS cannot pass to a program (a lone surrogate such as '\\ud800')."""
+    try:
+        os.fsencode(text)
+    except UnicodeError:
+        raise ValueError(f"{where} contains characters that cannot be encoded for the OS "
+                         f"(a lone surrogate?): {text!r}") from None
+    return text
+
+
 def check_count(name: str, value: Any, minimum: int) -> int:
     check_int(name, value)
     if value < minimum:
@@ -59,7 +80,7 @@ def _check_arg(where: str, arg: Any) -> str:
                         f"convert numbers with str() first")
     if "\0" in arg:
         raise ValueError(f"{where} contains a NUL byte, which no program argument can hold: {arg!r}")
-    return arg
+    return _check_encodable(where, arg)
 
 
 def parse_command(command: Any, shell: bool) -> tuple[tuple[str, ...], str]:
@@ -101,11 +122,13 @@ def _check_env(env: Any) -> dict[str, str] | None:
             raise TypeError(f"env keys must be str, got {key!r} ({_type_name(key)})")
         if not key or "=" in key or "\0" in key:
             raise ValueError(f"env key {key!r} is not a valid variable name (empty, or holds '=' or NUL)")
+        _check_encodable(f"env key {key!r}", key)
         if not isinstance(value, str):
             raise TypeError(f"env[{key!r}] must be a str, got {value!r} ({_type_name(value)}); "
                             f"write it as a string, e.g. env={{{key!r}: {str(value)!r}}}")
         if "\0" in value:
             raise ValueError(f"env[{key!r}] contains a NUL byte, which no environment value can hold")
+        _check_encodable(f"env[{key!r}]", value)
         checked[key] = value
     return checked
 
@@ -120,7 +143,7 @@ def _check_cwd(cwd: Any) -> str | None:
         raise TypeError(f"cwd must be a text path, got {path!r}")
     if not path or "\0" in path:
         raise ValueError(f"cwd {path!r} is not a usable path (empty, or holds a NUL byte)")
-    return path
+    return _check_encodable("cwd", path)
 
 
 def make_spec(command: Any, *, name: Any, priority: Any, timeout: Any, cwd: Any, env: Any,
@@ -132,8 +155,14 @@ def make_spec(command: Any, *, name: Any, priority: Any, timeout: Any, cwd: Any,
         name = short if len(short) <= 60 else short[:57] + "..."
     elif not isinstance(name, str):
         raise TypeError(f"name must be a str or None, got {name!r} ({_type_name(name)})")
+    else:
+        try:
+            name.encode("utf-8")
+        except UnicodeError:
+            raise ValueError(f"name contains characters that cannot be stored as UTF-8 (a lone surrogate?): "
+                             f"{name!r}") from None
     return JobSpec(
-        argv=argv, name=name, priority=check_int("priority", priority),
+        argv=argv, name=name, priority=check_priority(priority),
         timeout=check_positive_seconds("timeout", timeout, allow_none=True),
         cwd=_check_cwd(cwd), env=_check_env(env), retries=check_count("retries", retries, 0),
         after=tuple(after_ids), shell=shell, command=text,

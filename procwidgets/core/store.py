@@ -253,6 +253,22 @@ class JobStore:
             self._writer.join(30)
         self._db.close()
 
+    def _commit(self, db: sqlite3.Connection, insert_job: str, writes: list) -> bool:
+        """Write `writes` in one transaction; on any error roll back, note it, and return False."""
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            for kind, values in writes:
+                db.execute(insert_job if kind == "job" else "INSERT INTO events VALUES (?, ?, ?, ?)", values)
+            db.execute("COMMIT")
+            return True
+        except Exception as exc:  # noqa: BLE001 - disk full, locked too long, a bad value: say so, go on
+            self.write_error = f"store writes failing: {exc!r}"
+            try:
+                db.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            return False
+
     def _write_loop(self) -> None:
         db = self._writer_db
         columns, marks = ", ".join(JOB_FIELDS), ", ".join("?" * len(JOB_FIELDS))
@@ -268,25 +284,13 @@ class JobStore:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            waiters = []
-            try:
-                db.execute("BEGIN IMMEDIATE")
-                for item in batch:
-                    if item is None:
-                        running = False
-                    elif item[0] == "job":
-                        db.execute(insert_job, item[1])
-                    elif item[0] == "event":
-                        db.execute("INSERT INTO events VALUES (?, ?, ?, ?)", item[1])
-                    else:
-                        waiters.append(item[1][0])
-                db.execute("COMMIT")
-            except sqlite3.Error as exc:  # disk full, locked for too long: say so, keep the pool going
-                self.write_error = f"store writes failing: {exc}"
-                try:
-                    db.execute("ROLLBACK")
-                except sqlite3.Error:
-                    pass
+            running = None not in batch
+            waiters = [item[1][0] for item in batch if item is not None and item[0] == "flush"]
+            writes = [item for item in batch if item is not None and item[0] != "flush"]
+            if not self._commit(db, insert_job, writes):
+                # One bad record must not cost the others: write them one by one, skipping it.
+                for item in writes:
+                    self._commit(db, insert_job, [item])
             for waiter in waiters:
                 waiter.set()
         db.close()
