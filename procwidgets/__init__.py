@@ -38,6 +38,9 @@ def __getattr__(name: str) -> object:
     if name in _WIDGETS:
         from . import widgets
         return getattr(widgets, name)
+    if name == "DaskBackend":  # needs the optional `distributed` package, so not in __all__
+        from .backends import dask
+        return dask.DaskBackend
     raise AttributeError(f"module 'procwidgets' has no attribute {name!r}")
 
 

@@ -25,6 +25,8 @@ class Backend:
     """Starts attempts of jobs. One backend serves one pool; all calls come on the pool's engine thread."""
 
     name = "backend"
+    supports_resources = False
+    """Whether `submit(resources=...)` means something here; the pool refuses it otherwise."""
 
     def bind(self, loop: asyncio.AbstractEventLoop, *, kill_grace: float, max_line: int) -> None:
         """Called once by the pool that owns this backend, on creation."""

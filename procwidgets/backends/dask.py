@@ -70,6 +70,7 @@ class DaskBackend(Backend):
     """
 
     name = "dask"
+    supports_resources = True
 
     def __init__(self, client_or_address: distributed.Client | str, *, flush_seconds: float = FLUSH_SECONDS) -> None:
         if isinstance(client_or_address, str):
@@ -83,8 +84,11 @@ class DaskBackend(Backend):
         else:
             raise TypeError(f"DaskBackend takes a distributed.Client or a scheduler address such as "
                             f"'tcp://127.0.0.1:8786', got {client_or_address!r} ({type(client_or_address).__name__})")
-        if isinstance(flush_seconds, bool) or not isinstance(flush_seconds, (int, float)) or not flush_seconds > 0:
-            raise ValueError(f"flush_seconds must be a positive number of seconds, got {flush_seconds!r}")
+        if isinstance(flush_seconds, bool) or not isinstance(flush_seconds, (int, float)):
+            raise TypeError(f"flush_seconds must be a number of seconds, got {flush_seconds!r} "
+                            f"({type(flush_seconds).__name__})")
+        if not 0 < flush_seconds < float("inf"):
+            raise ValueError(f"flush_seconds must be a positive, finite number of seconds, got {flush_seconds!r}")
         self.flush_seconds = float(flush_seconds)
         self.topic = f"procwidgets-{uuid.uuid4().hex[:12]}"
         self._attempts: dict[str, DaskAttempt] = {}
@@ -119,7 +123,7 @@ class DaskBackend(Backend):
         spec = job.spec
         key = f"{self.topic}-{job.id}-{job.attempts}"
         attempt = DaskAttempt(self, job, key, on_line=on_line, on_data=on_data, on_timeout=on_timeout)
-        resources = getattr(spec, "resources", None)
+        resources = spec.resources
         try:
             future = self.client.submit(
                 dask_worker.run_job, key, self.topic, list(spec.argv), spec.cwd,
@@ -252,7 +256,8 @@ class DaskBackend(Backend):
             error = (f"procwidgets is not importable on {where} ({exc}); install the same procwidgets "
                      f"on every worker: DaskBackend runs each job through it")
         elif type(exc).__name__ == "KilledWorker":
-            error = f"Dask gave up on the task after losing workers: {exc}"
+            last = getattr(getattr(exc, "last_worker", None), "address", None) or where
+            error = f"worker {last} was lost while running the job (Dask gave up on the task after losing workers)"
         else:
             error = f"the Dask task for this job failed on {where}: {type(exc).__name__}: {exc}"
         attempt._resolve(TASK_FAILED_RETURNCODE, error=error)

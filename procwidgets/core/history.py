@@ -23,14 +23,15 @@ def spec_to_json(spec: JobSpec) -> str:
     return json.dumps({"argv": list(spec.argv), "name": spec.name, "priority": spec.priority,
                        "timeout": spec.timeout, "cwd": spec.cwd, "env": dict(spec.env) if spec.env else None,
                        "retries": spec.retries, "after": list(spec.after), "shell": spec.shell,
-                       "command": spec.command})
+                       "command": spec.command, "resources": dict(spec.resources) if spec.resources else None})
 
 
 def spec_from_json(text: str) -> JobSpec:
     data = json.loads(text)
     return JobSpec(argv=tuple(data["argv"]), name=data["name"], priority=data["priority"],
                    timeout=data["timeout"], cwd=data["cwd"], env=data["env"], retries=data["retries"],
-                   after=tuple(data["after"]), shell=data["shell"], command=data["command"])
+                   after=tuple(data["after"]), shell=data["shell"], command=data["command"],
+                   resources=data.get("resources"))
 
 
 def job_row(job: Job, owner: str) -> dict[str, Any]:

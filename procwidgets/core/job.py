@@ -101,6 +101,8 @@ class JobSpec:
     shell: bool = False
     command: str = field(default="", compare=False)
     """The command as the user wrote it (the string, or the argv joined), for display."""
+    resources: Mapping[str, float] | None = None
+    """Abstract resources the job needs where it runs (`{"GPU": 1}`), for backends that have them."""
 
 
 class Job:

@@ -90,7 +90,13 @@ class ProcessPool(PoolHistory):
                 self._jobs[row["id"]] = restore_job(self, row, events.get(row["id"], []), self._tail_lines)
         self._engine = Engine(name="procwidgets-pool")
         self._backend = backend
-        backend.bind(self._engine.loop, kill_grace=self._kill_grace, max_line=self._max_line)
+        try:
+            backend.bind(self._engine.loop, kill_grace=self._kill_grace, max_line=self._max_line)
+        except BaseException:
+            self._engine.stop()  # no thread left behind by a pool that never came to be
+            if self._store is not None:
+                self._store.close()
+            raise
         self._finalizer = weakref.finalize(self, _release, self._engine, backend, self._store)
         _live_pools.add(self)
 
@@ -175,17 +181,23 @@ class ProcessPool(PoolHistory):
 
     def submit(self, command: str | list[str], *, name: str | None = None, priority: int = 0,
                timeout: float | None = None, cwd: str | None = None, env: dict[str, str] | None = None,
-               retries: int = 0, after: Iterable[Job] | Job = (), shell: bool = False) -> Job:
+               retries: int = 0, after: Iterable[Job] | Job = (), shell: bool = False,
+               resources: dict[str, float] | None = None) -> Job:
         """Queue a command; returns its `Job` at once (state QUEUED).
 
         A str command is split with shlex and run without a shell unless `shell=True`.
         `env` entries are laid over this process's environment. `after=[jobs]` holds the job
         until all of them SUCCEEDED; if one ends otherwise, this job ends CANCELLED.
         `retries=N` runs a FAILED or TIMED_OUT job again, up to N more times.
+        `resources={"GPU": 1}` asks a backend that has resources (Dask workers) for them.
         """
         after_jobs = self._check_after(after)
         spec = make_spec(command, name=name, priority=priority, timeout=timeout, cwd=cwd, env=env,
-                         retries=retries, after_ids=[j.id for j in after_jobs], shell=shell)
+                         retries=retries, after_ids=[j.id for j in after_jobs], shell=shell,
+                         resources=resources)
+        if spec.resources and not self._backend.supports_resources:
+            raise ValueError(f"resources={dict(spec.resources)} needs a backend with resources, such as "
+                             f"pw.DaskBackend(client); the {self._backend.name} backend has none")
         return self._add(spec)
 
     @property

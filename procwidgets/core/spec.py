@@ -146,8 +146,26 @@ def _check_cwd(cwd: Any) -> str | None:
     return _check_encodable("cwd", path)
 
 
+def _check_resources(resources: Any) -> dict[str, float] | None:
+    if resources is None:
+        return None
+    if not isinstance(resources, Mapping):
+        raise TypeError(f"resources must be a dict of str to number, like {{'GPU': 1}}, got {_type_name(resources)}")
+    checked: dict[str, float] = {}
+    for key, value in resources.items():
+        if not isinstance(key, str) or not key.strip():
+            raise (TypeError if not isinstance(key, str) else ValueError)(
+                f"resources names must be non-empty str, got {key!r}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"resources[{key!r}] must be a number, got {value!r} ({_type_name(value)})")
+        if math.isnan(value) or math.isinf(value) or value <= 0:
+            raise ValueError(f"resources[{key!r}] must be a positive, finite number, got {value!r}")
+        checked[key] = float(value)
+    return checked or None
+
+
 def make_spec(command: Any, *, name: Any, priority: Any, timeout: Any, cwd: Any, env: Any,
-              retries: Any, after_ids: Iterable[int], shell: Any) -> JobSpec:
+              retries: Any, after_ids: Iterable[int], shell: Any, resources: Any = None) -> JobSpec:
     argv, text = parse_command(command, shell)
     if name is None:  # the command with the program's directory left out and secrets masked, kept short
         from .guard import mask_argv
@@ -165,5 +183,5 @@ def make_spec(command: Any, *, name: Any, priority: Any, timeout: Any, cwd: Any,
         argv=argv, name=name, priority=check_priority(priority),
         timeout=check_positive_seconds("timeout", timeout, allow_none=True),
         cwd=_check_cwd(cwd), env=_check_env(env), retries=check_count("retries", retries, 0),
-        after=tuple(after_ids), shell=shell, command=text,
+        after=tuple(after_ids), shell=shell, command=text, resources=_check_resources(resources),
     )

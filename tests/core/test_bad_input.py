@@ -39,6 +39,9 @@ BAD_SUBMITS = [
     (dict(command=OK, name=5), TypeError, "name must be a str or None"),
     (dict(command=OK, after=[5]), TypeError, r"after= takes Job objects .* got 5 \(int\)"),
     (dict(command=OK, after="job"), TypeError, "after must be a Job or a list of Jobs"),
+    (dict(command=OK, resources={"GPU": 1}), ValueError, "needs a backend with resources.*DaskBackend"),
+    (dict(command=OK, resources={"GPU": 0}), ValueError, r"resources\['GPU'\] must be a positive"),
+    (dict(command=OK, resources=["GPU"]), TypeError, "resources must be a dict of str to number"),
 ]
 
 

@@ -1,0 +1,148 @@
+"""Per-job overhead of `ProcessPool(backend=DaskBackend(client))` against raw Dask, on one cluster.
+
+Both sides run N `/bin/true` jobs on the same `LocalCluster` (2 worker processes, 1 thread each)
+in the same run, and capture the output, as users get it:
+
+* **pool**: `pool.submit(["/bin/true"])` N times, `pool.wait()`. The pool hands a job to Dask only
+  when one of its `max_workers` (= the cluster's 2 threads) slots is free, and streams output back.
+* **raw**: `client.submit(subprocess.run, ["/bin/true"], capture_output=True, pure=False)` N
+  times, `client.gather(...)`: Dask alone, which may queue tasks on workers ahead of time.
+
+Per-job cost = wall time / N. Rounds alternate which side goes first; every figure is the median
+over the rounds and the ratio is the median of the per-round ratios pool / raw. Target: <= 1.5x.
+A second figure, for information, is the latency of one job at a time (submit, wait for the end)
+on an idle cluster, where the pool's extra hops (events to the engine thread) show unamortised.
+
+    .venv/bin/python bench/dask.py            # 400 jobs x 5 rounds, 50 single-job samples
+    .venv/bin/python bench/dask.py --quick    # 100 jobs x 3 rounds, 20 single-job samples
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+# Run as a script, this file's directory comes first on sys.path, and this file is named like
+# the `dask` package that distributed imports: drop the directory so `import dask` finds Dask.
+if sys.path and os.path.abspath(sys.path[0] or ".") == os.path.dirname(os.path.abspath(__file__)):
+    del sys.path[0]
+
+from distributed import Client, LocalCluster, as_completed  # noqa: E402
+
+from procwidgets.backends.dask import DaskBackend  # noqa: E402
+from procwidgets.core.job import JobState  # noqa: E402
+from procwidgets.core.pool import ProcessPool  # noqa: E402
+
+TRUE = ["/bin/true"]
+IDLE = 0.05
+"""Pause before each single-job sample, so each finds the client's 10 ms send batch idle (the
+previous sample's release of its key would otherwise hold the next submit back a whole batch)."""
+
+
+def pool_run(pool: ProcessPool, n: int) -> float:
+    """Seconds per job for n jobs through the pool."""
+    t0 = time.perf_counter()
+    jobs = [pool.submit(TRUE) for _ in range(n)]
+    pool.wait()
+    elapsed = time.perf_counter() - t0
+    bad = [j for j in jobs if j.state is not JobState.SUCCEEDED]
+    if bad:
+        raise RuntimeError(f"{len(bad)} pool jobs did not succeed, first {bad[0]!r}: {bad[0].error}")
+    return elapsed / n
+
+
+def raw_run(client: Client, n: int) -> float:
+    """Seconds per job for n `subprocess.run` tasks submitted straight to Dask."""
+    t0 = time.perf_counter()
+    futures = [client.submit(subprocess.run, TRUE, capture_output=True, pure=False) for _ in range(n)]
+    results = client.gather(futures)
+    elapsed = time.perf_counter() - t0
+    bad = [r for r in results if r.returncode != 0]
+    if bad:
+        raise RuntimeError(f"{len(bad)} raw tasks failed, first {bad[0]!r}")
+    del futures, results
+    return elapsed / n
+
+
+def raw_gated_run(client: Client, n: int, slots: int) -> float:
+    """Seconds per job for raw Dask used with the pool's policy: at most `slots` tasks handed to
+    Dask at a time, the next one submitted when one ends (what keeps order and limits ours)."""
+    t0 = time.perf_counter()
+    pending = as_completed()
+    submitted = 0
+    for _ in range(min(slots, n)):
+        pending.add(client.submit(subprocess.run, TRUE, capture_output=True, pure=False))
+        submitted += 1
+    for future in pending:
+        if future.result().returncode != 0:
+            raise RuntimeError(f"a raw task failed: {future.result()!r}")
+        if submitted < n:
+            pending.add(client.submit(subprocess.run, TRUE, capture_output=True, pure=False))
+            submitted += 1
+    return (time.perf_counter() - t0) / n
+
+
+def single_latency(pool: ProcessPool, client: Client, samples: int) -> tuple[list[float], list[float]]:
+    """Seconds from submit to the end of one job on an idle cluster, alternating pool and raw."""
+    pool_s, raw_s = [], []
+    for _ in range(samples):
+        time.sleep(IDLE)
+        t0 = time.perf_counter()
+        job = pool.submit(TRUE)
+        if job.wait(60) is not JobState.SUCCEEDED:
+            raise RuntimeError(f"{job!r}: {job.error}")
+        pool_s.append(time.perf_counter() - t0)
+        time.sleep(IDLE)
+        t0 = time.perf_counter()
+        client.submit(subprocess.run, TRUE, capture_output=True, pure=False).result()
+        raw_s.append(time.perf_counter() - t0)
+    return pool_s, raw_s
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.2f} ms"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer jobs and rounds")
+    args = parser.parse_args()
+    n, rounds, samples = (100, 3, 20) if args.quick else (400, 5, 50)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address="127.0.0.1:0") as cluster, Client(cluster) as client:
+        pool = ProcessPool(backend=DaskBackend(client), store=None)
+        try:
+            pool_run(pool, 20)  # warm up both paths: imports on the workers, connections
+            raw_run(client, 20)
+            pool_times, raw_times, gated_times = [], [], []
+            for r in range(rounds):
+                order = [("pool", lambda: pool_run(pool, n)), ("raw", lambda: raw_run(client, n)),
+                         ("gated", lambda: raw_gated_run(client, n, pool.max_workers))]
+                shift = r % len(order)  # each side goes first in turn
+                times = {name: run() for name, run in order[shift:] + order[:shift]}
+                pool_times.append(times["pool"])
+                raw_times.append(times["raw"])
+                gated_times.append(times["gated"])
+                print(f"round {r + 1}: pool {ms(times['pool'])}/job, raw {ms(times['raw'])}/job, "
+                      f"raw gated {ms(times['gated'])}/job", flush=True)
+            single_pool, single_raw = single_latency(pool, client, samples)
+        finally:
+            pool.shutdown()
+    ratio = statistics.median(p / w for p, w in zip(pool_times, raw_times))
+    gated = statistics.median(p / g for p, g in zip(pool_times, gated_times))
+    print(f"\n{n} x /bin/true on a LocalCluster of 2 workers x 1 thread, {rounds} rounds (medians):")
+    print(f"  ProcessPool(DaskBackend):                      {ms(statistics.median(pool_times))}/job")
+    print(f"  raw client.submit(subprocess.run), all at once: {ms(statistics.median(raw_times))}/job")
+    print(f"  raw, gated like the pool (2 in flight):         {ms(statistics.median(gated_times))}/job")
+    print(f"  ratio pool / raw all at once: {ratio:.2f}x (target <= 1.5x) -> {'OK' if ratio <= 1.5 else 'MISSED'}")
+    print(f"  ratio pool / raw gated:       {gated:.2f}x (target <= 1.5x) -> {'OK' if gated <= 1.5 else 'MISSED'}")
+    print(f"one job at a time on an idle cluster ({samples} samples, medians):")
+    print(f"  pool {ms(statistics.median(single_pool))}, raw {ms(statistics.median(single_raw))}, "
+          f"ratio {statistics.median(single_pool) / statistics.median(single_raw):.2f}x")
+
+if __name__ == "__main__":
+    main()
