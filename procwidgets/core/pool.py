@@ -381,7 +381,8 @@ class ProcessPool(PoolHistory):
         self._running[job.id] = attempt
         job.pid, job.started_at, job.finished_at = attempt.pid, time.time(), None
         job.returncode = job.error = None
-        self._set_state(job, RUNNING, f"attempt {job.attempts}, pid {attempt.pid}")
+        where = f"pid {attempt.pid}" if attempt.pid is not None else f"handed to the {self._backend.name} backend"
+        self._set_state(job, RUNNING, f"attempt {job.attempts}, {where}")
         task = self._engine.spawn(self._supervise(job, attempt), name=f"job-{job.id}")
         self._supervisors.add(task)
         task.add_done_callback(self._supervisors.discard)
