@@ -18,7 +18,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["Refresher", "esc", "fmt_bytes", "fmt_seconds", "log"]
+__all__ = ["LiveWidget", "Refresher", "esc", "fmt_bytes", "fmt_seconds", "log"]
 
 log = logging.getLogger("procwidgets.widgets")
 
@@ -125,3 +125,24 @@ def fmt_bytes(n: float | None) -> str:
             return f"{n:.0f}{unit}" if unit == "B" or n >= 100 else f"{n:.1f}{unit}"
         n /= 1024
     return f"{n:.1f}T"
+
+
+class LiveWidget:
+    """Mixin for a widget that subscribes to a pool and renders from a `Refresher`: the one
+    close() discipline (unsubscribe, join the refresher so nothing runs after close, then close
+    the parts under the render lock). Subclasses set `_closed`, `_unsubscribe`, `_refresher`,
+    `_render_lock` and list their child widgets in `_parts()`."""
+
+    def _parts(self) -> Any:
+        return ()
+
+    def close(self) -> None:
+        if getattr(self, "_closed", True):  # closed already, or __init__ failed part-way
+            return super().close()  # type: ignore[misc]
+        self._closed = True
+        self._unsubscribe()  # type: ignore[attr-defined]
+        self._refresher.stop()  # type: ignore[attr-defined]
+        with self._render_lock:  # type: ignore[attr-defined]
+            for part in self._parts():
+                part.close()
+        super().close()  # type: ignore[misc]

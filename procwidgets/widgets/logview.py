@@ -18,7 +18,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from ..core import Event, Job, JobEvent, JobState, ProcessPool
-from ._live import Refresher, esc, fmt_seconds
+from ._live import LiveWidget, Refresher, esc, fmt_seconds
 from ._rows import STATE_COLORS
 
 __all__ = ["LogView"]
@@ -26,7 +26,7 @@ __all__ = ["LogView"]
 _RECENT = 50
 
 
-class LogView(widgets.VBox):
+class LogView(LiveWidget, widgets.VBox):
     """Pick a job (`.picker`, or `select(job)`) and watch its output tail.
 
     With `.follow` checked (the default when no job is given) the view switches to each job that
@@ -153,14 +153,5 @@ class LogView(widgets.VBox):
 
     # -- lifetime -----------------------------------------------------------------------------
 
-    def close(self) -> None:
-        """Unsubscribe and stop polling (joined: nothing runs after this); close the parts."""
-        if getattr(self, "_closed", True):
-            return super().close()
-        self._closed = True
-        self._unsubscribe()
-        self._refresher.stop()
-        with self._render_lock:
-            for w in (self.picker, self.follow, self.header, self.output, self._bar):
-                w.close()
-        super().close()
+    def _parts(self) -> tuple[widgets.Widget, ...]:
+        return (self.picker, self.follow, self.header, self.output, self._bar)

@@ -28,7 +28,7 @@ import ipywidgets as widgets
 
 from ..core import Event, Job, JobEvent, JobState, ProcessPool
 from ..core.engine import EngineStopped
-from ._live import Refresher, esc
+from ._live import LiveWidget, Refresher, esc
 from ._rows import counts_html, header_html, row_html, sparkline_svg
 
 __all__ = ["FILTERS", "QueueTable"]
@@ -76,7 +76,7 @@ class _Row:
             w.close()
 
 
-class QueueTable(widgets.VBox):
+class QueueTable(LiveWidget, widgets.VBox):
     """A paged, filterable live table of `pool`'s jobs, with row controls and a pool strip.
 
     `monitor` (optional) supplies live CPU % / RSS and the sparklines. `refresh()` renders now;
@@ -349,17 +349,6 @@ class QueueTable(widgets.VBox):
 
     # -- lifetime ---------------------------------------------------------------------------
 
-    def close(self) -> None:
-        """Unsubscribe, stop the refresher (joined: nothing runs after this), close every part."""
-        if getattr(self, "_closed", True):
-            return super().close()
-        self._closed = True
-        self._unsubscribe()
-        self._refresher.stop()
-        with self._render_lock:
-            for row in self.rows:
-                row.close()
-            for w in (self.counts, self.filter, self.workers, self.pause_button, self.header, self.prev_button,
-                      self.next_button, self.page_label, self.message, *self._boxes):
-                w.close()
-        super().close()
+    def _parts(self) -> tuple[Any, ...]:
+        return (*self.rows, self.counts, self.filter, self.workers, self.pause_button, self.header,
+                self.prev_button, self.next_button, self.page_label, self.message, *self._boxes)

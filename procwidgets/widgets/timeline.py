@@ -22,7 +22,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from ..core import Event, JobEvent, JobState, ProcessPool
-from ._live import Refresher, esc, fmt_seconds
+from ._live import LiveWidget, Refresher, esc, fmt_seconds
 from ._rows import STATE_COLORS
 
 __all__ = ["Timeline"]
@@ -43,7 +43,7 @@ class Bar:
     pauses: list[list[float]] = field(default_factory=list)
 
 
-class Timeline(widgets.VBox):
+class Timeline(LiveWidget, widgets.VBox):
     """Attempts of `pool`'s jobs as bars on worker-slot lanes over the last `window` seconds."""
 
     def __init__(self, pool: ProcessPool, *, window: float = 600.0, max_bars: int = 1500, width: int = 820,
@@ -203,13 +203,5 @@ class Timeline(widgets.VBox):
 
     # -- lifetime -----------------------------------------------------------------------------
 
-    def close(self) -> None:
-        """Unsubscribe and stop redrawing (joined: nothing runs after this); close the parts."""
-        if getattr(self, "_closed", True):
-            return super().close()
-        self._closed = True
-        self._unsubscribe()
-        self._refresher.stop()
-        with self._render_lock:
-            self.svg.close()
-        super().close()
+    def _parts(self) -> tuple[widgets.Widget, ...]:
+        return (self.svg,)
