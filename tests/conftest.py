@@ -43,3 +43,20 @@ def no_leftover_processes():
 def py():
     """argv for a real Python child running `code` unbuffered."""
     return lambda code: [sys.executable, "-u", "-c", code]
+
+
+@pytest.fixture
+def make_pool():
+    """Build pools (memory-only unless store= is given) that are always shut down (kill=True) after the test."""
+    import procwidgets as pw
+
+    pools: list[pw.ProcessPool] = []
+
+    def make(**kwargs) -> pw.ProcessPool:
+        pool = pw.ProcessPool(**kwargs)
+        pools.append(pool)
+        return pool
+
+    yield make
+    for pool in pools:
+        pool.shutdown(kill=True)

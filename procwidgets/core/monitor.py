@@ -26,6 +26,10 @@ What is measured, and how (details in `sampler.py`):
 * **`job.cpu_seconds`**: the pool sets it from the kernel's rusage of the reaped leader, which is
   exact for the leader and every descendant that was waited for. Sampling raises it only where
   it saw more (descendants that were orphaned and reaped by init are not in the rusage).
+* **A watched kernel** (`watch(os.getpid())`) does not count its jobs: the pool's jobs are its
+  children, so reaping one grows its children time by the job's whole CPU time. That growth is
+  taken out again (the sampler's rule for reaped processes, across trees), with the job's
+  exact rusage, handed from the attempt-end hook to the next tick.
 
 Only jobs of a pool whose backend runs them on this machine (`LocalBackend`) are sampled; a
 job's pid on a remote worker means nothing here.
@@ -38,6 +42,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 import threading
 import time
 import warnings
@@ -51,7 +56,7 @@ from .events import Event, JobEvent, PoolEvent
 from .job import Job, JobState
 from .pool import ProcessPool
 from .ring import Ring
-from .sampler import Reader, Root, Sampler
+from .sampler import Reader, Reaped, Root, Sampler
 from .samples import JobSample, Sample, SystemSample
 from .worker import ReaderThread
 
@@ -139,6 +144,8 @@ class Monitor:
         self._tracks: dict[int | str, _Track] = {}
         self._finished: OrderedDict[int | str, None] = OrderedDict()  # oldest finished first
         self._roots: dict[int | str, Root] = {}  # engine thread only
+        self._reaped: list[Reaped] = []  # engine thread only: job leaders the pool reaped since the last tick
+        self._owner: tuple | None = None  # (pid, ident) of this process, which reaps the jobs' leaders
         self._latest: Sample | None = None
         self._new_sample = threading.Condition()
         self._stats = MonitorStats(0, 0.0, 0.0, self._reader.name)
@@ -289,6 +296,7 @@ class Monitor:
     def _start(self) -> None:
         pool = self._pool
         if pool is not None:
+            self._owner = (os.getpid(), self._reader.ident(os.getpid()))
             self._unsubscribe = pool.subscribe(self._on_event)
             self._unhook = pool.on_attempt_end(self._on_attempt_end)
             for job in pool.running_jobs():
@@ -319,6 +327,7 @@ class Monitor:
             return
         self._roots[job.id] = Root(job.id, job.pid, ident, job.name, is_job=True, fresh=fresh)
         self._open_track(job.id, (job.pid, ident))
+        self._tracks[job.id].cpu_before = job.cpu_seconds or 0.0  # earlier attempts, maybe unseen by this monitor
 
     def _open_track(self, key: int | str, attempt: tuple[int, Any]) -> None:
         track = self._tracks.get(key)
@@ -345,6 +354,8 @@ class Monitor:
         if track is None or track.attempt is None:
             return
         from_rusage = (job.cpu_seconds or 0.0) - track.cpu_before
+        if from_rusage > 0 and self._owner is not None:  # this process reaped the leader: its children time grew
+            self._reaped.append(Reaped(track.attempt[0], track.attempt[1], self._owner, from_rusage))
         if track.attempt_cpu > from_rusage:
             job.cpu_seconds = track.cpu_before + track.attempt_cpu
         if track.attempt_peak > (job.peak_rss or 0):
@@ -372,8 +383,9 @@ class Monitor:
 
     async def _tick(self, record: bool) -> None:
         roots = list(self._roots.values())
+        reaped, self._reaped = self._reaped, []
         try:
-            system, jobs, missing, cost = await self._worker.run(self._collect, roots)
+            system, jobs, missing, cost = await self._worker.run(self._collect, roots, reaped)
         except Exception as exc:  # noqa: BLE001 - a bad tick must not end the sampling
             if not self._warned:
                 self._warned = True
@@ -402,12 +414,12 @@ class Monitor:
             self._latest = Sample(time=system.time, system=system, jobs=jobs, index=index)
             self._new_sample.notify_all()
 
-    def _collect(self, roots: list[Root]) -> tuple[SystemSample, dict, set, float]:
+    def _collect(self, roots: list[Root], reaped: list[Reaped]) -> tuple[SystemSample, dict, set, float]:
         # The clock is read here, when the reading starts, not when the engine asked: a reader
         # thread that starts late under load would otherwise divide a longer span by a shorter one.
         mono, wall, started = time.monotonic(), time.time(), time.thread_time()
         system = self._sampler.system(mono, wall)
-        jobs, missing = self._sampler.jobs(roots, mono, wall)
+        jobs, missing = self._sampler.jobs(roots, mono, wall, reaped)
         return system, jobs, missing, time.thread_time() - started
 
     # -- stopping ---------------------------------------------------------------------------

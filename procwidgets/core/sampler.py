@@ -21,6 +21,14 @@ readers are held to the same rules:
   twice, and a child reaped outside the tree (orphaned) does not hide the tree's real work.
   A process born since the last tick counts from zero: its first reading is
   already a rate, unlike psutil's first `cpu_percent()`, which is 0.0.
+* **Across roots too.** The rule holds whichever trees the two processes were in: a job's
+  leader is a child of the process that owns the pool, so when the pool reaps it, the owner's
+  children time grows by the job's whole CPU time; a watched kernel would show it as its own.
+  So a vanished process of any tree is subtracted from the tree of the member that reaped it.
+  A reading is a tick old, so what the process did after it would still leak into the reaper:
+  where the exact figure is known (`Reaped`: the rusage `wait4` gave the pool), it is taken
+  instead (never more than the reaper's children time grew by), also for a job that ended
+  between two ticks unseen, and when it comes a tick after the vanishing, as a correction then.
 * **Read only what can have changed.** CPU, RSS and threads come with the scan. I/O and fds are
   re-read when the process ran since the last tick (see `Wants`). PSS and USS (from
   `smaps_rollup`, whose cost grows with the process's mapped memory) are read at first sight,
@@ -36,7 +44,7 @@ from typing import Protocol
 
 from .samples import JobSample, SystemSample
 
-__all__ = ["Proc", "Reader", "Root", "Sampler", "SystemReading", "Wants"]
+__all__ = ["Proc", "Reader", "Reaped", "Root", "Sampler", "SystemReading", "Wants"]
 
 _MIB = 1 << 20
 
@@ -114,6 +122,18 @@ class Root:
     """Started since the previous tick, so everything its tree did counts in the first sample."""
 
 
+@dataclass(frozen=True, slots=True)
+class Reaped:
+    """A process that `parent` reaped, with the exact CPU seconds the kernel gave with it (a job's
+    leader and `wait4`'s rusage): its own and its waited-for descendants', which is what the
+    parent's children time grew by. Given to `Sampler.jobs` once, at the first tick after the reap."""
+
+    pid: int
+    ident: Hashable
+    parent: tuple  # (pid, ident)
+    cpu: float
+
+
 class _Seen:
     __slots__ = ("cpu", "child_cpu", "read", "write", "fds", "parent", "detail_mono")
 
@@ -172,6 +192,33 @@ class _Entry:
         self.procs, self.mono, self.cpu_total = procs, mono, cpu_total
 
 
+class _Tree:
+    """One tree read in this tick, before what vanished processes left in it is taken out."""
+
+    __slots__ = ("root", "entry", "seen", "d_cpu", "d_read", "d_write", "baseline", "rss", "threads", "fds",
+                 "nprocs", "pss", "uss")
+
+    def __init__(self, root: Root, entry: _Entry | None) -> None:
+        self.root, self.entry = root, entry
+        self.seen: dict[tuple, _Seen] = {}
+        self.d_cpu = self.d_read = self.d_write = self.baseline = 0.0
+        self.rss = self.threads = self.fds = self.nprocs = 0
+        self.pss: int | None = 0
+        self.uss: int | None = 0
+
+
+class _Pending:
+    """A root that vanished with no exact figure yet: if one comes, the rest is taken out then."""
+
+    __slots__ = ("holder", "room", "took", "mono")
+
+    def __init__(self, holder: tuple | None, room: list[float] | None, took: float, mono: float) -> None:
+        self.holder, self.room, self.took, self.mono = holder, room, took, mono
+
+
+PENDING_SECONDS = 600.0  # how long a vanished root waits for its exact figure (the pool's end hook)
+
+
 class Sampler:
     """Keeps the state between ticks (previous counters, memory readings) for one monitor.
 
@@ -186,6 +233,7 @@ class Sampler:
         self._memory: dict[tuple, tuple[float, int, int | None, int | None]] = {}  # proc key -> (mono, rss, pss, uss)
         self._system: tuple[float, SystemReading] | None = None
         self._last_mono: float | None = None
+        self._pending: dict[tuple, _Pending] = {}  # root proc key -> what its vanishing took
 
     # -- the machine ------------------------------------------------------------------------
 
@@ -217,8 +265,11 @@ class Sampler:
 
     # -- the process trees ------------------------------------------------------------------
 
-    def jobs(self, roots: Iterable[Root], mono: float, wall: float) -> tuple[dict[int | str, JobSample], set]:
-        """One sample per root found alive, and the keys of roots that were not found."""
+    def jobs(self, roots: Iterable[Root], mono: float, wall: float,
+             reaped: Iterable[Reaped] = ()) -> tuple[dict[int | str, JobSample], set]:
+        """One sample per root found alive, and the keys of roots that were not found.
+
+        `reaped`: processes reaped since the last call whose exact CPU time is known (see `Reaped`)."""
         procs = self.reader.scan()
         by_pid: dict[int, Root] = {}
         missing: set[int | str] = set()
@@ -229,14 +280,27 @@ class Sampler:
             else:
                 by_pid[root.pid] = root
         members = self._assign(procs, by_pid)
+        prev: dict[tuple, _Seen] = {}  # every tree's last readings: a process may be reaped by another tree
+        for entry in self._entries.values():
+            prev.update(entry.procs)
+        force: set[tuple] = set()
+        if prev:  # whoever may have reaped a vanished process is read in full
+            present = {(proc.pid, proc.ident) for tree in members.values() for proc in tree}
+            for key in prev:
+                if key not in present:
+                    holder = _surviving_ancestor(key, prev, present)
+                    if holder is not None:
+                        force.add(holder)
+        live_memory: set[tuple] = set()
+        trees = [self._read_tree(root, tree, procs, self._entries.get((root.key, root.pid, root.ident)), mono,
+                                 force, live_memory) for root, tree in members.items()]
+        where = {key: tree for tree in trees for key in tree.seen}
+        self._subtract_reaped(prev, where, {(r.pid, r.ident): r for r in reaped}, mono)
         samples: dict[int | str, JobSample] = {}
         live_entries: dict[tuple, _Entry] = {}
-        live_memory: set[tuple] = set()
-        for root, tree in members.items():
-            eid = (root.key, root.pid, root.ident)
-            sample, entry = self._sample_tree(root, tree, procs, self._entries.get(eid), mono, wall, live_memory)
-            samples[root.key] = sample
-            live_entries[eid] = entry
+        for tree in trees:
+            root = tree.root
+            samples[root.key], live_entries[(root.key, root.pid, root.ident)] = self._finish_tree(tree, mono, wall)
         self._entries = live_entries
         self._memory = {k: v for k, v in self._memory.items() if k in live_memory}
         self._last_mono = mono
@@ -278,25 +342,14 @@ class Sampler:
                     members[root].append(proc)
         return members
 
-    def _sample_tree(self, root: Root, tree: list[Proc], procs: dict[int, Proc], entry: _Entry | None,
-                     mono: float, wall: float, live_memory: set[tuple]) -> tuple[JobSample, _Entry]:
+    def _read_tree(self, root: Root, members: list[Proc], procs: dict[int, Proc], entry: _Entry | None,
+                   mono: float, force: set[tuple], live_memory: set[tuple]) -> _Tree:
         prev = entry.procs if entry is not None else None
         counts_from_zero = prev is not None or root.fresh
-        seen: dict[tuple, _Seen] = {}
-        d_cpu = d_read = d_write = 0.0
-        baseline = 0.0
-        rss = threads = fds = nprocs = 0
-        pss: int | None = 0
-        uss: int | None = 0
-        force: set[tuple] = set()
-        if prev is not None:  # whoever may have reaped a vanished process is read in full
-            present = {(proc.pid, proc.ident) for proc in tree}
-            for key in prev.keys() - present:
-                holder = _surviving_ancestor(key, prev, present)
-                if holder is not None:
-                    force.add(holder)
+        tree = _Tree(root, entry)
+        seen = tree.seen
         wants = Wants(mono, prev, force, self.detail_every, self.memory_every, self._memory)
-        for proc in tree:
+        for proc in members:
             if not self.reader.read(proc, wants):
                 continue  # vanished mid-sample
             key = (proc.pid, proc.ident)
@@ -309,81 +362,108 @@ class Sampler:
                 proc.read_bytes, proc.write_bytes = old.read, old.write
             detail_mono = mono if key in wants.detailed or old is None else old.detail_mono
             seen[key] = _Seen(proc, (parent.pid, parent.ident) if parent is not None else None, detail_mono)
-            old = prev.get(key) if prev is not None else None
             if old is not None:
-                d_cpu += max(0.0, proc.cpu - old.cpu)
-                d_read += _diff(proc.read_bytes, old.read)
-                d_write += _diff(proc.write_bytes, old.write)
+                tree.d_cpu += max(0.0, proc.cpu - old.cpu)
+                tree.d_read += _diff(proc.read_bytes, old.read)
+                tree.d_write += _diff(proc.write_bytes, old.write)
             elif counts_from_zero:
-                d_cpu += proc.cpu
-                d_read += proc.read_bytes or 0
-                d_write += proc.write_bytes or 0
+                tree.d_cpu += proc.cpu
+                tree.d_read += proc.read_bytes or 0
+                tree.d_write += proc.write_bytes or 0
             else:
-                baseline += proc.cpu
+                tree.baseline += proc.cpu
             if proc.zombie:
                 continue
-            nprocs += 1
-            rss += proc.rss
-            threads += proc.threads
-            fds += proc.fds or 0
-            pss = pss + proc.pss if pss is not None and proc.pss is not None else None
-            uss = uss + proc.uss if uss is not None and proc.uss is not None else None
-        if prev is not None:
-            d_cpu, d_read, d_write = _subtract_reaped(prev, seen, d_cpu, d_read, d_write)
-        d_cpu, d_read, d_write = max(0.0, d_cpu), max(0.0, d_read), max(0.0, d_write)
+            tree.nprocs += 1
+            tree.rss += proc.rss
+            tree.threads += proc.threads
+            tree.fds += proc.fds or 0
+            tree.pss = tree.pss + proc.pss if tree.pss is not None and proc.pss is not None else None
+            tree.uss = tree.uss + proc.uss if tree.uss is not None and proc.uss is not None else None
+        return tree
+
+    def _finish_tree(self, tree: _Tree, mono: float, wall: float) -> tuple[JobSample, _Entry]:
+        root, entry, nprocs = tree.root, tree.entry, tree.nprocs
+        d_cpu, d_read, d_write = max(0.0, tree.d_cpu), max(0.0, tree.d_read), max(0.0, tree.d_write)
         if entry is not None:
             dt = mono - entry.mono
         elif root.fresh and self._last_mono is not None:
             dt = mono - self._last_mono
         else:
             dt = 0.0
-        cpu_total = (entry.cpu_total if entry is not None else baseline) + d_cpu
+        cpu_total = (entry.cpu_total if entry is not None else tree.baseline) + d_cpu
         sample = JobSample(
             time=wall, job_id=root.key, name=root.name,
-            cpu_percent=100.0 * d_cpu / dt if dt > 0 else 0.0, rss=rss, num_procs=nprocs,
-            num_threads=threads, num_fds=fds, read_bps=d_read / dt if dt > 0 else 0.0,
-            write_bps=d_write / dt if dt > 0 else 0.0, pss=pss if nprocs else None,
-            uss=uss if nprocs else None, cpu_seconds=cpu_total)
-        return sample, _Entry(seen, mono, cpu_total)
+            cpu_percent=100.0 * d_cpu / dt if dt > 0 else 0.0, rss=tree.rss, num_procs=nprocs,
+            num_threads=tree.threads, num_fds=tree.fds, read_bps=d_read / dt if dt > 0 else 0.0,
+            write_bps=d_write / dt if dt > 0 else 0.0, pss=tree.pss if nprocs else None,
+            uss=tree.uss if nprocs else None, cpu_seconds=cpu_total)
+        return sample, _Entry(tree.seen, mono, cpu_total)
+
+    def _subtract_reaped(self, prev: dict[tuple, _Seen], where: dict[tuple, _Tree], reaped: dict[tuple, Reaped],
+                         mono: float) -> None:
+        """Take out what vanished processes left in the member that reaped them, in whichever tree.
+
+        A vanished process's nearest surviving ancestor (by the parent links last seen) may have
+        reaped it (directly, or through vanished parents that reaped it first); its CPU then shows
+        up in that ancestor's children time and its I/O in the ancestor's I/O. It is subtracted only
+        when the ancestor's children time grew by at least that much: a child that was orphaned and
+        reaped outside the tree leaves nothing behind, and subtracting it would hide real work.
+        Its last reading is a tick old; a `Reaped` figure, exact, replaces it (up to that growth).
+        """
+        rooms: dict[tuple, list[float]] = {}  # holder -> what is left of its growth: cpu, read, write
+
+        def room_of(holder: tuple, tree: _Tree) -> list[float]:
+            room = rooms.get(holder)
+            if room is None:
+                now, before = tree.seen[holder], prev.get(holder)
+                room = rooms[holder] = [
+                    now.child_cpu - (before.child_cpu if before is not None else 0.0),
+                    float(_diff(now.read, before.read if before is not None else 0)),
+                    float(_diff(now.write, before.write if before is not None else 0))]
+            return room
+
+        roots = {(pid, ident) for _, pid, ident in self._entries}
+        for key, old in prev.items():
+            if key in where:
+                continue
+            final = reaped.pop(key, None)
+            holder = _surviving_ancestor(key, prev, where)
+            tree = where.get(holder) if holder is not None else None
+            room = room_of(holder, tree) if holder is not None and tree is not None else None
+            took = 0.0
+            if tree is not None and room is not None and room[0] + 1e-6 >= old.cpu:  # as in one tree
+                took = old.cpu if final is None else max(old.cpu, min(final.cpu, room[0]))
+                room[0] -= took
+                tree.d_cpu -= took
+                take_read, take_write = min(float(old.read or 0), room[1]), min(float(old.write or 0), room[2])
+                room[1] -= take_read
+                room[2] -= take_write
+                tree.d_read -= take_read
+                tree.d_write -= take_write
+            if final is None and key in roots:  # its exact figure may still come (the pool's end hook)
+                self._pending[key] = _Pending(holder, room, took, mono)
+        for key, final in reaped.items():  # reaped, but not seen vanishing in this tick
+            pending = self._pending.pop(key, None)
+            if pending is not None:  # vanished in an earlier tick: the rest of its figure, as grown then
+                tree = where.get(pending.holder) if pending.holder is not None else None
+                room = pending.room
+                take = min(final.cpu - pending.took, room[0]) if tree is not None and room is not None else 0.0
+            elif key not in prev:  # ended between two ticks, never read: all of it, as grown now
+                tree = where.get(final.parent)
+                room = room_of(final.parent, tree) if tree is not None else None
+                take = min(final.cpu, room[0]) if room is not None else 0.0
+            else:
+                continue
+            if take > 0 and tree is not None and room is not None:
+                room[0] -= take
+                tree.d_cpu -= take
+        if self._pending:
+            self._pending = {k: p for k, p in self._pending.items() if mono - p.mono < PENDING_SECONDS}
 
 
 def _diff(new: int | None, old: int | None) -> float:
     return float(max(0, new - old)) if new is not None and old is not None else 0.0
-
-
-def _subtract_reaped(prev: dict[tuple, _Seen], seen: dict[tuple, _Seen],
-                     d_cpu: float, d_read: float, d_write: float) -> tuple[float, float, float]:
-    """Take out what vanished processes left in the tree member that reaped them.
-
-    A vanished process's nearest surviving ancestor (by the parent links last seen) may have
-    reaped it (directly, or through vanished parents that reaped it first); its CPU then shows
-    up in that ancestor's children time and its I/O in the ancestor's I/O. It is subtracted only
-    when the ancestor's children time grew by at least that much: a child that was orphaned and
-    reaped outside the tree leaves nothing behind, and subtracting it would hide real work.
-    """
-    budget: dict[tuple, list[float]] = {}
-    for key, old in prev.items():
-        if key in seen:
-            continue
-        holder = _surviving_ancestor(key, prev, seen)
-        if holder is None:
-            continue
-        room = budget.get(holder)
-        if room is None:
-            now, before = seen[holder], prev.get(holder)
-            room = budget[holder] = [
-                now.child_cpu - (before.child_cpu if before is not None else 0.0),
-                float(_diff(now.read, before.read if before is not None else 0)),
-                float(_diff(now.write, before.write if before is not None else 0))]
-        if room[0] + 1e-6 >= old.cpu:
-            room[0] -= old.cpu
-            d_cpu -= old.cpu
-            take_read, take_write = min(float(old.read or 0), room[1]), min(float(old.write or 0), room[2])
-            room[1] -= take_read
-            room[2] -= take_write
-            d_read -= take_read
-            d_write -= take_write
-    return d_cpu, d_read, d_write
 
 
 def _surviving_ancestor(key: tuple, prev: dict[tuple, _Seen], seen: Container[tuple]) -> tuple | None:

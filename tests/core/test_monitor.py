@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import os
 import pathlib
+import resource
 import signal
 import subprocess
 import sys
@@ -25,7 +26,7 @@ from procwidgets.core.job import JobState
 from procwidgets.core.monitor import Monitor, make_reader
 from procwidgets.core.pool import ProcessPool
 from procwidgets.core.ring import Ring
-from procwidgets.core.sampler import Proc, Root, Sampler, SystemReading, Wants
+from procwidgets.core.sampler import Proc, Reaped, Root, Sampler, SystemReading, Wants
 
 PY = sys.executable
 MB = 1 << 20
@@ -314,6 +315,47 @@ def test_nearest_root_owns_a_process_so_a_watched_parent_excludes_jobs() -> None
     assert samples["kernel"].num_procs == 2 and samples["kernel"].rss == 5 * MB
 
 
+def test_a_root_reaped_by_another_tree_is_taken_out_of_the_reapers_tree() -> None:
+    fake = FakeReader()
+    sampler = Sampler(fake, memory_every=None)  # type: ignore[arg-type]
+    kernel = Root("kernel", 10, "k", "kernel", is_job=False)
+    job = Root(1, 11, "j", "job", is_job=True)
+    fake.table = {10: ("k", 1, 1.0, 0.0, MB), 11: ("j", 10, 2.0, 0.0, MB), 20: ("w", 10, 0.0, 0.0, MB)}
+    helper = Root("helper", 20, "w", "helper", is_job=False)
+    sampler.jobs([kernel, job, helper], 0.0, 0.0)  # baseline
+    fake.table = {10: ("k", 1, 1.1, 0.0, MB), 11: ("j", 10, 2.5, 0.0, MB), 20: ("w", 10, 0.0, 0.0, MB)}
+    samples, _ = sampler.jobs([kernel, job, helper], 1.0, 1.0)
+    assert samples["kernel"].cpu_percent == pytest.approx(10.0) and samples[1].cpu_percent == pytest.approx(50.0)
+    # The job's leader used 0.3 s more, ended, and the kernel reaped it: its children time grows by
+    # 2.8 s. Without the exact figure, its last reading (2.5 s) is taken out; 0.3 s stays.
+    fake.table = {10: ("k", 1, 1.2, 2.8, MB), 20: ("w", 10, 0.0, 0.0, MB)}
+    samples, _ = sampler.jobs([kernel, helper], 2.0, 2.0)
+    assert samples["kernel"].cpu_percent == pytest.approx(40.0)
+    # The exact figure, a tick late (the pool's end hook came after the tick): the rest is taken out then.
+    fake.table = {10: ("k", 1, 1.7, 2.8, MB), 20: ("w", 10, 0.0, 0.0, MB)}
+    samples, _ = sampler.jobs([kernel, helper], 3.0, 3.0, [Reaped(11, "j", (10, "k"), 2.8)])
+    assert samples["kernel"].cpu_percent == pytest.approx(20.0)
+    assert samples["kernel"].cpu_seconds == pytest.approx(1.7)  # the kernel's own, exactly
+    # A job that started and ended between two ticks, never read: its exact figure, all of it.
+    fake.table = {10: ("k", 1, 1.8, 3.5, MB), 20: ("w", 10, 0.0, 0.0, MB)}
+    samples, _ = sampler.jobs([kernel, helper], 4.0, 4.0, [Reaped(12, "u", (10, "k"), 0.7)])
+    assert samples["kernel"].cpu_percent == pytest.approx(10.0)
+    # The exact figure in the tick the leader vanishes: nothing of the job is left in the kernel.
+    fake.table = {10: ("k", 1, 1.8, 3.5, MB), 13: ("j2", 10, 1.0, 0.0, MB), 20: ("w", 10, 0.0, 0.0, MB)}
+    job2 = Root(2, 13, "j2", "job2", is_job=True, fresh=True)
+    samples, _ = sampler.jobs([kernel, job2, helper], 5.0, 5.0)
+    assert samples[2].cpu_percent == pytest.approx(100.0)
+    fake.table = {10: ("k", 1, 1.9, 5.0, MB), 20: ("w", 10, 0.0, 0.0, MB)}
+    samples, _ = sampler.jobs([kernel, helper], 6.0, 6.0, [Reaped(13, "j2", (10, "k"), 1.5)])
+    assert samples["kernel"].cpu_percent == pytest.approx(10.0)
+    # A watched process that ends but is reaped elsewhere leaves nothing in the kernel: nothing
+    # is taken out, and the kernel's own work shows.
+    fake.table = {10: ("k", 1, 2.4, 5.0, MB)}
+    samples, missing = sampler.jobs([kernel, helper], 7.0, 7.0)
+    assert missing == {"helper"} and samples["kernel"].cpu_percent == pytest.approx(50.0)
+    assert samples["kernel"].cpu_seconds == pytest.approx(2.4)
+
+
 def test_history_never_exceeds_its_capacity(pool, monitors) -> None:
     mon = Monitor(pool, interval=0.01, window=0.05)
     monitors.append(mon)
@@ -560,6 +602,56 @@ def test_watching_this_process_does_not_count_the_pools_jobs(pool, monitors) -> 
     mon.unwatch(key)
     with pytest.raises(KeyError):
         mon.unwatch(key)
+
+
+def _own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)  # this process only, not the children it reaped
+    return usage.ru_utime + usage.ru_stime
+
+
+def _burn(seconds: float) -> list[str]:
+    return py(f"""
+        import time
+        start = time.process_time()
+        while time.process_time() - start < {seconds}:
+            pass
+        print("busy", time.process_time(), flush=True)
+    """)
+
+
+@pytest.mark.parametrize("jobs, seconds, interval", [(1, 1.0, 0.5), (4, 0.25, 1.0)], ids=["sampled", "unsampled"])
+def test_watched_kernel_does_not_count_the_jobs_it_reaps(reader, jobs, seconds, interval) -> None:
+    # The pool reaps each job's leader with wait4, so this process's children time grows by the
+    # job's whole CPU time. Jobs are their own roots, never in this tree: that growth is not ours.
+    # "sampled": a 1 s job seen by a few samples; "unsampled": short jobs that may end unseen.
+    pool = ProcessPool(max_workers=4, store=None, kill_grace=1.0)
+    mon: Monitor | None = None
+    try:
+        mon = Monitor(pool, interval=interval, reader=reader)
+        key = mon.watch(os.getpid(), name="this kernel")
+        start = samples_of(mon, key, 2)[-1]
+        cpu_before = _own_cpu()
+        submitted = [pool.submit(_burn(seconds)) for _ in range(jobs)]
+        pool.wait(60)
+        assert all(job.state is JobState.SUCCEEDED for job in submitted)
+        busy = sum(float(line.split()[1]) for job in submitted for line in job.tail() if line.startswith("busy"))
+        ended = time.time()
+        wait_until(lambda: len([s for s in mon.job_history(key) if s.time > ended]) >= 3, 15, "3 samples after the end")
+        own = _own_cpu() - cpu_before
+        window = [s for s in mon.job_history(key) if s.time > start.time]
+        grown = window[-1].cpu_seconds - start.cpu_seconds
+        # This tree is this process plus its non-job children (the pool's watchdog), which idle.
+        assert grown <= own + 0.25, (grown, own, busy)
+        assert grown < 0.5 * busy, (grown, own, busy)
+        cores = os.cpu_count() or 1
+        assert all(s.cpu_percent <= 100 * cores + 10 for s in window), [round(s.cpu_percent) for s in window]
+        # The jobs' own figures are untouched: the pool's rusage, exact.
+        assert sum(job.cpu_seconds for job in submitted) == pytest.approx(busy, rel=0.2)
+    finally:
+        if mon is not None:
+            mon.stop()
+        pool.shutdown(kill=True)
+    assert not pool.running_jobs()
 
 
 def test_monitor_started_after_jobs_picks_up_running_jobs(pool, reader, monitors) -> None:
