@@ -179,5 +179,10 @@ class LocalAttempt(Attempt):
             await asyncio.sleep(0.02)  # a bounded wait for stragglers, not a dispatch loop
         self._kill_hard()
 
+    def _kill_hard(self) -> None:
+        # killpg succeeds on a group of zombies too: KILL (and say so) only if something lives.
+        if group_alive(self.pgid) or self._escapees_alive():
+            super()._kill_hard()
+
     def _escapees_alive(self) -> bool:
         return signal_known(self.escaped, 0) if self.escaped else False

@@ -31,6 +31,7 @@ class LogWriter:
         self.path = path
         self.error: str | None = None
         self._fd: int | None = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        self._complete = os.fstat(self._fd).st_size  # end of the last whole record on disk
         self._open_line: dict[str, bytes] = {"stdout": b"", "stderr": b""}
 
     def note(self, text: str) -> None:
@@ -72,8 +73,13 @@ class LogWriter:
             view = memoryview(data)
             while view:
                 view = view[os.write(self._fd, view):]
+            self._complete += len(data)
         except OSError as exc:  # disk full, quota, I/O error: the job goes on, the log stops
             self.error = f"log writing stopped: {exc.strerror or exc} ({self.path})"
+            try:  # a short write left half a record: cut back to whole ones, so no line is invented
+                os.ftruncate(self._fd, self._complete)
+            except OSError:
+                pass
             os.close(self._fd)
             self._fd = None
 

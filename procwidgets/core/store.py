@@ -182,14 +182,16 @@ class JobStore:
     def next_id(self) -> int:
         """A job id no other pool on this store will use (ids come in reserved blocks)."""
         if self._next_id >= self._block_end:
-            self._db.execute("BEGIN IMMEDIATE")
             try:
+                self._db.execute("BEGIN IMMEDIATE")
                 start = int(self._db.execute("SELECT value FROM meta WHERE key = 'next_id'").fetchone()[0])
                 self._db.execute("UPDATE meta SET value = ? WHERE key = 'next_id'", (str(start + ID_BLOCK),))
                 self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+            except sqlite3.Error as exc:
+                if self._db.in_transaction:  # SQLite may have rolled back already (disk full)
+                    self._db.execute("ROLLBACK")
+                raise StoreError(f"the store {self.path!r} cannot hand out job ids ({exc}); free some space "
+                                 f"or fix the store, or use a pool with store=None. Nothing was submitted.") from None
             self._next_id, self._block_end = start, start + ID_BLOCK
         self._next_id += 1
         return self._next_id - 1

@@ -53,7 +53,7 @@ def test_full_log_disk_with_several_jobs(tmp_path):
                 truncated.append(job)
                 assert job.error.startswith("log writing stopped: No space left on device")
                 assert job.log_path in job.error and "log writing stopped" in job.history[-1][2]
-                # an intact prefix; the last line may be cut where the disk filled (see the xfail below)
+                # an intact prefix of whole lines (a record cut by the full disk is cut back)
                 k = len(lines)
                 assert k < n
                 if k:
@@ -63,16 +63,14 @@ def test_full_log_disk_with_several_jobs(tmp_path):
             after = again.submit([sys.executable, "-c", "print('still fine')"])
             restored = {j.id: j for j in again.jobs}
         assert after.state is JobState.SUCCEEDED and after.tail() == ["still fine"]
-        assert after.error.startswith("log writing stopped")  # its log could not be written either, and says so
+        # its log may or may not fit in what the cut-back records freed; if not, it says so
+        assert after.error is None or after.error.startswith("log writing stopped")
         # no lost record: every job is in the store with its state and its error
         assert [(restored[j.id].state, restored[j.id].error) for j in jobs] == [(j.state, j.error) for j in jobs]
         assert_every_job_recorded(again, jobs)
     assert_no_leak()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "logfile.py LogWriter._write: a short os.write() leaves a record cut mid-line on disk before the "
-    "ENOSPC, and read_log() yields that cut record as a complete line the job never printed"))
 def test_a_log_cut_by_a_full_disk_holds_only_lines_the_job_printed(tmp_path):
     store = tmp_path / "store"
     with mounted(store / "logs", "size=256k"):
@@ -86,10 +84,6 @@ def test_a_log_cut_by_a_full_disk_holds_only_lines_the_job_printed(tmp_path):
     assert_no_leak()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "store.py JobStore.next_id: when the disk is full, SQLite has already rolled back, so the "
-    "ROLLBACK in its except clause raises 'cannot rollback - no transaction is active', and submit() "
-    "raises that raw sqlite3.OperationalError instead of a job or a clear StoreError"))
 def test_submit_on_a_full_store_disk_is_a_job_or_a_clear_error(tmp_path):
     store = tmp_path / "store"
     with mounted(store, "size=256k"):

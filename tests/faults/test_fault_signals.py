@@ -97,10 +97,6 @@ SUBREAPER_OWNER = textwrap.dedent("""
 """)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "attempt.py LocalAttempt._clear_group ends with an unconditional _kill_hard(): killpg(SIGKILL) "
-    "succeeds on a group of zombies only, so killed_hard is set and the error claims a SIGKILL that "
-    "no living process needed"))
 def test_a_tree_that_obeys_sigterm_is_not_reported_as_killed():
     owner = subprocess.run([sys.executable, "-c", SUBREAPER_OWNER], capture_output=True, text=True, timeout=60)
     assert owner.returncode == 0, owner.stderr
