@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -24,18 +25,20 @@ class LocalBackend(Backend):
 
     def bind(self, loop, *, kill_grace: float, max_line: int) -> None:  # type: ignore[no-untyped-def]
         super().bind(loop, kill_grace=kill_grace, max_line=max_line)
-        self._watchdog = Watchdog(kill_grace)
+        self.token = f"{os.getpid()}-{secrets.token_hex(6)}"  # marks this pool's jobs (see Watchdog)
+        self._watchdog = Watchdog(kill_grace, self.token)
 
     def start(self, job: Job, *, on_line: Callable[[str, str], None],
               on_data: Callable[[str, bytes], None] | None, on_timeout: Callable[[], None]) -> Attempt:
         spec = job.spec
         try:
-            proc = spawn(spec.argv, cwd=spec.cwd, env=spec.env)
+            marker = f"{self.token}:{job.id}"
+            proc = spawn(spec.argv, cwd=spec.cwd, env=spec.env, marker=marker)
         except OSError as exc:
             raise SpawnError(describe_spawn_error(exc, spec.argv, spec.cwd)) from None
         self._watchdog.add(proc.pid)
         return LocalAttempt(self.loop, proc, on_line=on_line, on_data=on_data, max_line=self.max_line,
-                            kill_grace=self.kill_grace, timeout=spec.timeout, on_timeout=on_timeout)
+                            kill_grace=self.kill_grace, timeout=spec.timeout, on_timeout=on_timeout, marker=marker)
 
     async def finish(self, attempt: Attempt) -> tuple[int, os.struct_rusage | None]:
         result = await attempt.finish()

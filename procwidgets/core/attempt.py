@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .job import JobState
-from .process import LineReader, group_alive, scan_descendants, signal_group, signal_known, watch_exit
+from .process import LineReader, group_alive, scan_descendants, scan_marked, signal_group, signal_known, watch_exit
 
 __all__ = ["Attempt", "LocalAttempt"]
 
@@ -124,8 +124,9 @@ class LocalAttempt(Attempt):
     def __init__(self, loop: asyncio.AbstractEventLoop, proc: subprocess.Popen[bytes], *,
                  on_line: Callable[[str, str], None], max_line: int, kill_grace: float,
                  timeout: float | None, on_timeout: Callable[[], None],
-                 on_data: Callable[[str, bytes], None] | None = None) -> None:
+                 on_data: Callable[[str, bytes], None] | None = None, marker: str | None = None) -> None:
         super().__init__(loop, pid=proc.pid, kill_grace=kill_grace, timeout=timeout, on_timeout=on_timeout)
+        self.marker = marker  # PROCWIDGETS_JOB in the environment of every process of this job
         self.proc = proc
         self.pgid: int = proc.pid  # the job leads its own session, so its pgid is its pid
         self.escaped: dict[int, int] = {}  # descendants outside the group: {pid: starttime}
@@ -146,9 +147,12 @@ class LocalAttempt(Attempt):
 
     def terminate(self, reason: str) -> None:
         # Before the group is signalled, find descendants that left it (setsid): while the
-        # leader lives, parent links lead to them.
+        # leader lives, parent links lead to them; the job's environment marker finds them even
+        # after the chain of parents is broken.
         if self.kill_reason is None:
             self.remember(scan_descendants(self.pgid))
+            if self.marker is not None:
+                self.remember(scan_marked(self.marker))
         super().terminate(reason)
 
     async def finish(self) -> tuple[int, os.struct_rusage | None]:

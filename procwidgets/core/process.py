@@ -22,22 +22,29 @@ import shutil
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
 
-__all__ = ["LineReader", "describe_spawn_error", "group_alive", "scan_descendants", "signal_group", "signal_known",
-           "spawn", "watch_exit"]
+from .watchdog import MARKER_VAR, scan_marked
+
+__all__ = ["MARKER_VAR", "LineReader", "describe_spawn_error", "group_alive", "scan_descendants", "scan_marked",
+           "signal_group", "signal_known", "spawn", "watch_exit"]
 
 READ_SIZE = 65536
 
 
-def spawn(argv: Sequence[str], *, cwd: str | None, env: Mapping[str, str] | None) -> subprocess.Popen[bytes]:
+def spawn(argv: Sequence[str], *, cwd: str | None, env: Mapping[str, str] | None,
+          marker: str | None = None) -> subprocess.Popen[bytes]:
     """Start `argv` as the leader of a new session; stdin is /dev/null, stdout and stderr are pipes.
 
     `env` entries are laid over the current environment. Python children get PYTHONUNBUFFERED=1
-    unless it is set, so `print` output arrives as it happens instead of at exit.
+    unless it is set, so `print` output arrives as it happens instead of at exit. `marker` goes
+    into the environment as PROCWIDGETS_JOB: every descendant inherits it from the first
+    instruction on, even one that leaves the group, so a kill (or the watchdog) can find them all.
     """
     child_env = dict(os.environ)
     child_env.setdefault("PYTHONUNBUFFERED", "1")
     if env:
         child_env.update(env)
+    if marker is not None:
+        child_env[MARKER_VAR] = marker
     return subprocess.Popen(
         list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         cwd=cwd, env=child_env, start_new_session=True, close_fds=True, bufsize=0,

@@ -11,8 +11,11 @@ dies, the kernel closes the pipe; the watchdog reads EOF, sends TERM (and CONT, 
 groups) to every group it still knows, waits the grace period, KILLs what is left and exits.
 The owner closes the write end in forked children, so a fork does not keep the watchdog waiting.
 
-Limits: a descendant that leaves the job's process group (`setsid()`) is not reached, and a
-group started in the microseconds between spawn and `+PGID` would be missed.
+Every job also carries PROCWIDGETS_JOB=<pool token>:<job id> in its environment, inherited by
+all its descendants; after the groups, the watchdog kills every process that carries this pool's
+token. That reaches a job spawned in the moment before its `+PGID` line was written, and
+descendants that left their group (`setsid()`). Limit: a process that clears its environment and
+leaves its group is out of reach.
 """
 
 from __future__ import annotations
@@ -25,7 +28,10 @@ import threading
 import time
 import weakref
 
-__all__ = ["Watchdog"]
+__all__ = ["MARKER_VAR", "Watchdog", "scan_marked"]
+
+MARKER_VAR = "PROCWIDGETS_JOB"
+"""Each job's processes carry PROCWIDGETS_JOB=<pool token>:<job id> in their environment."""
 
 BATCH_SECONDS = 0.05
 
@@ -33,11 +39,11 @@ BATCH_SECONDS = 0.05
 class Watchdog:
     """The owner's side: start the watchdog process and tell it which groups are live."""
 
-    def __init__(self, grace: float) -> None:
+    def __init__(self, grace: float, token: str = "") -> None:
         read_end, self._write_end = os.pipe()
         try:
             self._proc = subprocess.Popen(
-                [sys.executable, "-I", "-S", os.path.abspath(__file__), repr(float(grace))],
+                [sys.executable, "-I", "-S", os.path.abspath(__file__), repr(float(grace)), token],
                 stdin=read_end, stdout=subprocess.DEVNULL, start_new_session=True, close_fds=True)
         finally:
             os.close(read_end)
@@ -88,6 +94,57 @@ class Watchdog:
             self._proc.wait()
 
 
+def scan_marked(marker: str, *, prefix: bool = False) -> dict[int, int]:
+    """Live processes whose PROCWIDGETS_JOB is `marker` ("<token>:<id>"), or with `prefix=True`
+    starts with it ("<token>:", a whole pool), as {pid: starttime}, from /proc. Processes of
+    other users (unreadable environ) are skipped."""
+    needle = f"{MARKER_VAR}={marker}".encode()
+    found: dict[int, int] = {}
+    try:
+        entries = [e for e in os.listdir("/proc") if e.isdigit()]
+    except OSError:
+        return found
+    for entry in entries:
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                environ = f.read()
+            if needle not in environ:
+                continue
+            values = environ.split(b"\0")
+            if not (any(v.startswith(needle) for v in values) if prefix else needle in values):
+                continue
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(b")") + 2:].split()
+        if len(fields) > 19 and fields[0] not in (b"Z", b"X"):
+            found[int(entry)] = int(fields[19])
+    return found
+
+
+def _kill_marked(token: str, grace: float) -> None:
+    """TERM (and CONT), grace, KILL every process that carries this pool's marker."""
+    if not token:
+        return
+    marked = scan_marked(f"{token}:", prefix=True)
+    for sig in (signal.SIGTERM, signal.SIGCONT):
+        for pid in marked:
+            try:
+                os.kill(pid, sig)
+            except OSError:
+                pass
+    deadline = time.monotonic() + grace
+    while marked and time.monotonic() < deadline:
+        time.sleep(0.05)
+        marked = {p: t for p, t in scan_marked(f"{token}:", prefix=True).items() if marked.get(p) == t}
+    for pid in marked:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
 def _kill_groups(groups: set[int], grace: float) -> None:
     for pgid in groups:
         for sig in (signal.SIGTERM, signal.SIGCONT):
@@ -112,7 +169,7 @@ def _kill_groups(groups: set[int], grace: float) -> None:
             pass
 
 
-def _main(grace: float) -> None:
+def _main(grace: float, token: str) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C meant for the owner is not for us
     groups: set[int] = set()
     pending = b""
@@ -132,7 +189,10 @@ def _main(grace: float) -> None:
         time.sleep(BATCH_SECONDS)
     if groups:  # EOF with live groups: the owner died without shutting its pool down
         _kill_groups(groups, grace)
+    # Also what a group kill cannot reach: a job spawned in the instant before its group was
+    # announced, and descendants that left their group (setsid). A clean shutdown leaves none.
+    _kill_marked(token, grace)
 
 
 if __name__ == "__main__":
-    _main(float(sys.argv[1]) if len(sys.argv) > 1 else 5.0)
+    _main(float(sys.argv[1]) if len(sys.argv) > 1 else 5.0, sys.argv[2] if len(sys.argv) > 2 else "")

@@ -95,11 +95,6 @@ def submit_and_die(store, n: int, when: str) -> list[int]:
     return [int(i) for i in owner.stdout.split()]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "backends/local.py LocalBackend.start tells the watchdog about a job (watchdog.add) only after "
-    "spawn() returned: Popen's fork+exec takes milliseconds, not the microseconds watchdog.py's "
-    "docstring allows, and a busy engine spends much of its time there, so an owner killed then "
-    "leaves the job being spawned running for ever"))
 def test_an_owner_killed_while_spawning_leaves_no_job_running(tmp_path):
     leaked: list[str] = []
     try:

@@ -98,10 +98,6 @@ def test_every_descendant_dies_including_one_that_called_setsid(make_pool, how):
         kill_all(p for p in pids.values() if alive(p))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "nothing calls LocalAttempt.remember() yet: descendants 'seen earlier' (e.g. by a Monitor's "
-    "scan) are not recorded, and once the escapee's parent has died the /proc scan at kill time "
-    "cannot link it to the job"))
 def test_a_setsid_escapee_seen_earlier_dies_even_after_its_parent_did(make_pool):
     from procwidgets.core.monitor import Monitor
 
