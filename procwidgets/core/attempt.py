@@ -48,6 +48,7 @@ class Attempt:
         self._on_timeout = on_timeout
         self._timer = loop.call_later(timeout, self._timed_out) if timeout is not None else None
         self._time_left: float | None = None
+        self.signalled_at = 0.0  # monotonic time of our last STOP/CONT (its effect takes a moment)
 
     def send_signal(self, sig: int) -> bool:
         """Signal every process of the attempt; False if none is left."""
@@ -90,17 +91,31 @@ class Attempt:
     def stop(self) -> None:
         """SIGSTOP; the timeout clock stops too (it counts running time only)."""
         self.send_signal(signal.SIGSTOP)
+        self.signalled_at = time.monotonic()
+        self.pause_clock()
+
+    def cont(self) -> None:
+        """SIGCONT, and restart the timeout clock where it stopped."""
+        self.send_signal(signal.SIGCONT)
+        self.signalled_at = time.monotonic()
+        self.resume_clock()
+
+    def pause_clock(self) -> None:
+        """Stop the timeout clock (a pause asked through the pool)."""
         if self._timer is not None:
             self._time_left = max(0.0, self._timer.when() - self.loop.time())
             self._timer.cancel()
             self._timer = None
 
-    def cont(self) -> None:
-        """SIGCONT, and restart the timeout clock where it stopped."""
-        self.send_signal(signal.SIGCONT)
+    def resume_clock(self) -> None:
+        """Restart the timeout clock where `pause_clock` left it (no-op if it runs)."""
         if self._time_left is not None:
             self._timer = self.loop.call_later(self._time_left, self._timed_out)
             self._time_left = None
+
+    def is_stopped(self) -> bool | None:
+        """Whether the command is stopped now (by anyone); None where it cannot be seen."""
+        return None
 
     def _timed_out(self) -> None:
         self._timer = None
@@ -133,6 +148,14 @@ class LocalAttempt(Attempt):
         self._readers = [LineReader(loop, pipe, name, on_line, max_line=max_line, on_data=on_data)
                          for pipe, name in ((proc.stdout, "stdout"), (proc.stderr, "stderr"))]
         self._exit = watch_exit(loop, proc)
+
+    def is_stopped(self) -> bool | None:
+        try:
+            with open(f"/proc/{self.pgid}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            return None
+        return stat[stat.rfind(b")") + 2:][:1] in (b"T", b"t")
 
     def send_signal(self, sig: int) -> bool:
         sent = signal_group(self.pgid, sig)

@@ -38,6 +38,7 @@ QUEUED, RUNNING, PAUSED = JobState.QUEUED, JobState.RUNNING, JobState.PAUSED
 SUCCEEDED, FAILED, TIMED_OUT, CANCELLED = JobState.SUCCEEDED, JobState.FAILED, JobState.TIMED_OUT, JobState.CANCELLED
 
 _live_pools: weakref.WeakSet[ProcessPool] = weakref.WeakSet()
+STOP_WATCH_SECONDS = 0.5
 
 
 class ProcessPool(PoolHistory):
@@ -80,6 +81,7 @@ class ProcessPool(PoolHistory):
         self._ids = itertools.count(1)
         self._running: dict[int, Attempt] = {}
         self._supervisors: set[asyncio.Task[None]] = set()
+        self._stop_watch: asyncio.TimerHandle | None = None
         self._dispatch_paused = False
         self._closed = False  # no more submissions
         self._killing = False  # shutdown(kill=True) under way: no retries
@@ -386,6 +388,29 @@ class ProcessPool(PoolHistory):
         task = self._engine.spawn(self._supervise(job, attempt), name=f"job-{job.id}")
         self._supervisors.add(task)
         task.add_done_callback(self._supervisors.discard)
+        if self._stop_watch is None:
+            self._stop_watch = self._engine.loop.call_later(STOP_WATCH_SECONDS, self._watch_stops)
+
+    def _watch_stops(self) -> None:
+        """Report a job stopped or continued from outside the pool (kill -STOP / -CONT by pid) truthfully.
+
+        The kernel wakes no one when a child stops, so running jobs' state is read twice a second
+        while any job runs (one /proc read per job); dispatch does not depend on it.
+        """
+        self._stop_watch = None
+        now = time.monotonic()
+        for job_id, attempt in list(self._running.items()):
+            if attempt.kill_reason or now - attempt.signalled_at < STOP_WATCH_SECONDS:
+                continue  # our own STOP/CONT may not have landed yet
+            stopped = attempt.is_stopped()
+            job = self._jobs[job_id]
+            if stopped and job.state is RUNNING:  # its timeout keeps counting: nobody here paused it
+                self._set_state(job, PAUSED, "stopped from outside the pool (SIGSTOP or SIGTSTP)")
+            elif stopped is False and job.state is PAUSED:
+                attempt.resume_clock()
+                self._set_state(job, RUNNING, "continued from outside the pool (SIGCONT)")
+        if self._running:
+            self._stop_watch = self._engine.loop.call_later(STOP_WATCH_SECONDS, self._watch_stops)
 
     @staticmethod
     def _on_line_for(job: Job) -> Callable[[str, str], None]:

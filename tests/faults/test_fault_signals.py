@@ -167,10 +167,6 @@ def stopped(pid: int) -> bool:
     return psutil.Process(pid).status() == psutil.STATUS_STOPPED
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the pool never learns that its job was stopped from outside: it watches exits only "
-    "(pidfd + wait4 without WUNTRACED), so job.state stays RUNNING, whose documented meaning is "
-    "'its process group is alive and not stopped'"))
 def test_a_job_stopped_from_outside_is_not_reported_running(make_pool, py):
     pool = make_pool(max_workers=1)
     job = pool.submit(py(LOOP))
