@@ -202,7 +202,8 @@ class _Tree:
         self.root, self.entry = root, entry
         self.seen: dict[tuple, _Seen] = {}
         self.d_cpu = self.d_read = self.d_write = self.baseline = 0.0
-        self.rss = self.threads = self.fds = self.nprocs = 0
+        self.rss = self.threads = self.nprocs = 0
+        self.fds: int | None = None  # stays None unless some process's fd table could be read
         self.pss: int | None = 0
         self.uss: int | None = 0
 
@@ -377,7 +378,8 @@ class Sampler:
             tree.nprocs += 1
             tree.rss += proc.rss
             tree.threads += proc.threads
-            tree.fds += proc.fds or 0
+            if proc.fds is not None:
+                tree.fds = (tree.fds or 0) + proc.fds
             tree.pss = tree.pss + proc.pss if tree.pss is not None and proc.pss is not None else None
             tree.uss = tree.uss + proc.uss if tree.uss is not None and proc.uss is not None else None
         return tree

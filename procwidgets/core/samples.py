@@ -50,7 +50,8 @@ class JobSample:
     rss: int
     num_procs: int
     num_threads: int
-    num_fds: int
+    num_fds: int | None
+    """Open files of the tree's processes whose fd table could be read; None if none could."""
     read_bps: float
     write_bps: float
     pss: int | None = None

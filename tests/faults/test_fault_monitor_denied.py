@@ -76,10 +76,6 @@ def test_a_monitor_samples_what_it_may_read_of_denied_processes(denied_samples, 
                 assert pss is None  # their smaps_rollup is denied: unknown, not 0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "sampler.py (tree sums, `fds += proc.fds or 0`): a process whose fd/ directory is denied counts "
-    "as 0 open files, so JobSample.num_fds reports 0 for a tree whose fds could not be read at all "
-    "(root's sh + sleep seen by a monitor running as nobody), where pss is None in the same case"))
 @pytest.mark.parametrize("reader", ["procfs", "psutil"])
 def test_unreadable_fd_counts_are_unknown_not_zero(denied_samples, reader):
     samples, tree_pid = denied_samples
