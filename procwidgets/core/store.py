@@ -91,6 +91,14 @@ def owner_alive(token: str) -> bool:
 
 
 BATCH_SECONDS = 0.05
+RETRY_SECONDS = 1.0  # how often writes that failed (disk full) are tried again
+MAX_HELD = 100_000  # failed writes kept in memory at most
+
+
+def _latest_rows(writes: list[tuple[str, tuple[Any, ...]]]) -> list[tuple[str, tuple[Any, ...]]]:
+    """Only the newest row of each job matters (INSERT OR REPLACE); every event is kept, in order."""
+    last = {values[0]: i for i, (kind, values) in enumerate(writes) if kind == "job"}
+    return [w for i, w in enumerate(writes) if w[0] != "job" or last[w[1][0]] == i]
 
 
 class JobStore:
@@ -107,8 +115,9 @@ class JobStore:
         self._queue: queue.SimpleQueue[tuple[str, tuple[Any, ...]] | None] = queue.SimpleQueue()
         self._writer = threading.Thread(target=self._write_loop, name="procwidgets-store", daemon=True)
         self._writer_db = self._connect(check_schema=False)
-        self._writer.start()
         self.write_error: str | None = None
+        self._warned = False
+        self._writer.start()
 
     # -- opening ----------------------------------------------------------------------------
 
@@ -275,9 +284,13 @@ class JobStore:
         db = self._writer_db
         columns, marks = ", ".join(JOB_FIELDS), ", ".join("?" * len(JOB_FIELDS))
         insert_job = f"INSERT OR REPLACE INTO jobs ({columns}) VALUES ({marks})"
+        held: list[tuple[str, tuple[Any, ...]]] = []  # writes that failed (disk full): tried again
         running = True
         while running:
-            batch = [self._queue.get()]
+            try:
+                batch = [self._queue.get(timeout=RETRY_SECONDS if held else None)]
+            except queue.Empty:
+                batch = []
             # Let a batch gather: while this thread sleeps, `put` notifies nobody, so the engine
             # thread is not made to hand the GIL to this one for every state change.
             time.sleep(BATCH_SECONDS)
@@ -288,11 +301,21 @@ class JobStore:
                     break
             running = None not in batch
             waiters = [item[1][0] for item in batch if item is not None and item[0] == "flush"]
-            writes = [item for item in batch if item is not None and item[0] != "flush"]
+            writes = held + [item for item in batch if item is not None and item[0] != "flush"]
+            held = []
             if not self._commit(db, insert_job, writes):
-                # One bad record must not cost the others: write them one by one, skipping it.
-                for item in writes:
-                    self._commit(db, insert_job, [item])
+                # One bad record must not cost the others: write them one by one; keep what fails
+                # for later (space may come back), and say so once.
+                held = [item for item in _latest_rows(writes) if not self._commit(db, insert_job, [item])]
+                if held and not self._warned:
+                    self._warned = True
+                    warnings.warn(f"procwidgets store {self.path!r}: {self.write_error}; {len(held)} records are "
+                                  f"held in memory and written when the store accepts them again",
+                                  RuntimeWarning, stacklevel=1)
+                del held[MAX_HELD:]
+            elif self._warned:
+                self._warned = False
+                self.write_error = None
             for waiter in waiters:
                 waiter.set()
         db.close()

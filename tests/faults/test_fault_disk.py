@@ -101,10 +101,6 @@ def test_submit_on_a_full_store_disk_is_a_job_or_a_clear_error(tmp_path):
     assert_no_leak()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "store.py JobStore._write_loop: on sqlite3.Error (SQLITE_FULL) the batch is rolled back and dropped "
-    "for good, and the error is only kept in JobStore.write_error, which nothing reads: job records are "
-    "lost silently, even once space is back"))
 def test_full_store_disk_loses_no_record_once_space_is_back(tmp_path):
     store = tmp_path / "store"
     with mounted(store, "size=1m"):
