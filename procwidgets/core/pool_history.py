@@ -24,6 +24,7 @@ class PoolHistory:
 
     _jobs: dict[int, Job]
     _store: Any
+    _engine: Any
 
     @property
     def jobs(self) -> list[Job]:  # provided by ProcessPool
@@ -62,6 +63,17 @@ class PoolHistory:
             raise ImportError("to_dataframe() needs pandas: pip install pandas "
                               "(or use pool.history(), plain dicts)") from None
         return pd.DataFrame.from_records(self.history())
+
+    def flush(self, timeout: float = 10.0) -> None:
+        """Wait until every record of what happened so far is on disk in the store (no-op without one).
+
+        `submit()` returns before its record is written (writes are batched, ~50 ms, off the
+        caller's thread); call this before something that might kill the process.
+        """
+        if self._store is None:
+            return
+        self._engine.call(lambda: None)  # records the engine has still to queue (submissions) go first
+        self._store.flush(timeout)
 
     def export(self, path: str | os.PathLike[str]) -> str:
         """Write `history()` to a .csv or .json file; returns the path."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import sys
 
-import pytest
 from faultkit import assert_every_job_recorded, assert_no_leak, mounted
 
 import procwidgets as pw
