@@ -35,8 +35,10 @@ def spec_from_json(text: str) -> JobSpec:
 
 
 def job_row(job: Job, owner: str) -> dict[str, Any]:
-    """The job as a row of the store's `jobs` table."""
-    return {"id": job.id, "owner": owner, "spec": spec_to_json(job.spec), "name": job.name,
+    """The job as a row of the store's `jobs` table (its spec, which never changes, encoded once)."""
+    if job._spec_json is None:
+        job._spec_json = spec_to_json(job.spec)
+    return {"id": job.id, "owner": owner, "spec": job._spec_json, "name": job.name,
             "priority": job.priority, "state": job.state.value, "pid": job.pid, "returncode": job.returncode,
             "error": job.error, "submitted_at": job.submitted_at, "started_at": job.started_at,
             "finished_at": job.finished_at, "attempts": job.attempts, "peak_rss": job.peak_rss,

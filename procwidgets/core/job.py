@@ -116,7 +116,8 @@ class Job:
     __slots__ = (
         "id", "spec", "state", "pid", "returncode", "error", "submitted_at", "started_at",
         "finished_at", "attempts", "history", "peak_rss", "cpu_seconds", "log_path",
-        "output_seq", "retry_of", "_priority", "_pool", "_tail", "_tail_from_log", "_done", "__weakref__",
+        "output_seq", "retry_of", "_priority", "_pool", "_tail", "_tail_from_log", "_done", "_spec_json",
+        "__weakref__",
     )
 
     def __init__(self, pool: ProcessPool, job_id: int, spec: JobSpec, tail_lines: int) -> None:
@@ -142,6 +143,7 @@ class Job:
         self.retry_of: int | None = None
         """The id of the job this one re-runs (`pool.retry`), if any."""
         self._tail_from_log = False  # a job restored from a store reads its tail from its log once
+        self._spec_json: str | None = None  # the store's encoding of `spec`, made once
         self._priority = spec.priority
         self._pool = pool
         self._tail: deque[tuple[str, str]] = deque(maxlen=tail_lines)

@@ -163,7 +163,17 @@ class JobStore:
     def _open_db(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.db_path, timeout=30, isolation_level=None, check_same_thread=False)
         db.execute("PRAGMA busy_timeout = 30000")
-        db.execute("PRAGMA journal_mode = WAL")
+        # Switching a new database to WAL takes a lock that the busy timeout does not wait for:
+        # two kernels opening one store at once retry for a while instead of failing.
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                db.execute("PRAGMA journal_mode = WAL")
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
         db.execute("PRAGMA synchronous = NORMAL")
         return db
 
@@ -301,12 +311,13 @@ class JobStore:
                     break
             running = None not in batch
             waiters = [item[1][0] for item in batch if item is not None and item[0] == "flush"]
-            writes = held + [item for item in batch if item is not None and item[0] != "flush"]
+            # A job's row is replaced whole, so only its newest one in a batch is written.
+            writes = _latest_rows(held + [item for item in batch if item is not None and item[0] != "flush"])
             held = []
             if not self._commit(db, insert_job, writes):
                 # One bad record must not cost the others: write them one by one; keep what fails
                 # for later (space may come back), and say so once.
-                held = [item for item in _latest_rows(writes) if not self._commit(db, insert_job, [item])]
+                held = [item for item in writes if not self._commit(db, insert_job, [item])]
                 if held and not self._warned:
                     self._warned = True
                     warnings.warn(f"procwidgets store {self.path!r}: {self.write_error}; {len(held)} records are "
