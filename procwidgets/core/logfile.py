@@ -30,12 +30,21 @@ class LogWriter:
     def __init__(self, path: str) -> None:
         self.path = path
         self.error: str | None = None
-        self._fd: int | None = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        self._complete = os.fstat(self._fd).st_size  # end of the last whole record on disk
+        # The file is opened at the first byte to write: a job that prints nothing costs no file
+        # (thousands of silent jobs would otherwise each create, write and close one).
+        self._fd: int | None = None
+        self._opened = False
+        self._header = b""  # lazy notes, written before the first output
+        self._complete = 0  # end of the last whole record on disk
         self._open_line: dict[str, bytes] = {"stdout": b"", "stderr": b""}
 
-    def note(self, text: str) -> None:
-        self._write(b"# " + text.encode("utf-8", "replace").replace(b"\n", b" ") + b"\n")
+    def note(self, text: str, *, lazy: bool = False) -> None:
+        """A `# text` record; with `lazy=True` only if the job writes something after it."""
+        record = b"# " + text.encode("utf-8", "replace").replace(b"\n", b" ") + b"\n"
+        if lazy and not self._opened:
+            self._header += record
+        else:
+            self._write(record)
 
     def write(self, stream: str, data: bytes) -> None:
         tag = _TAG[stream]
@@ -67,6 +76,15 @@ class LogWriter:
             self._fd = None
 
     def _write(self, data: bytes) -> None:
+        if not self._opened:
+            self._opened = True
+            try:
+                self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+                self._complete = os.fstat(self._fd).st_size
+            except OSError as exc:
+                self.error = f"log writing stopped: {exc.strerror or exc} ({self.path})"
+                return
+            data, self._header = self._header + data, b""
         if self._fd is None:
             return
         try:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import time
 from typing import Any
 
 from .guard import mask_argv
@@ -89,10 +88,6 @@ class PoolHistory:
     def _open_log(self, job: Job) -> LogWriter | None:
         if job.log_path is None:
             return None
-        try:
-            log = LogWriter(job.log_path)
-        except OSError as exc:
-            job.history.append((time.time(), job.state, f"no log file: {exc.strerror or exc}"))
-            return None
-        log.note(f"attempt {job.attempts}: {mask_argv(job.argv)}")
+        log = LogWriter(job.log_path)  # opens its file at the first byte; errors end up in log.error
+        log.note(f"attempt {job.attempts}: {mask_argv(job.argv)}", lazy=True)
         return log
