@@ -29,7 +29,7 @@ class JobState(enum.Enum):
     RUNNING = "running"
     """Its process group is alive and not stopped."""
     PAUSED = "paused"
-    """Its process group is stopped (`job.pause()`, or SIGSTOP from outside, seen within ~0.5 s);
+    """Its process group is stopped (`job.pause()`, or SIGSTOP from outside, seen within ~2 s);
     it still holds its slot."""
     SUCCEEDED = "succeeded"
     """The process exited with code 0."""

@@ -38,7 +38,7 @@ QUEUED, RUNNING, PAUSED = JobState.QUEUED, JobState.RUNNING, JobState.PAUSED
 SUCCEEDED, FAILED, TIMED_OUT, CANCELLED = JobState.SUCCEEDED, JobState.FAILED, JobState.TIMED_OUT, JobState.CANCELLED
 
 _live_pools: weakref.WeakSet[ProcessPool] = weakref.WeakSet()
-STOP_WATCH_SECONDS = 0.5
+STOP_WATCH_SECONDS = 2.0  # a stop from outside shows within this; more often costs a monitor measurably
 
 
 class ProcessPool(PoolHistory):
@@ -394,7 +394,7 @@ class ProcessPool(PoolHistory):
     def _watch_stops(self) -> None:
         """Report a job stopped or continued from outside the pool (kill -STOP / -CONT by pid) truthfully.
 
-        The kernel wakes no one when a child stops, so running jobs' state is read twice a second
+        The kernel wakes no one when a child stops, so running jobs' state is read every 2 s
         while any job runs (one /proc read per job); dispatch does not depend on it.
         """
         self._stop_watch = None

@@ -174,10 +174,10 @@ def test_a_job_stopped_from_outside_is_not_reported_running(make_pool, py):
     os.kill(job.pid, signal.SIGSTOP)
     wait_for(lambda: stopped(job.pid), timeout=5)
     try:
-        wait_for(lambda: job.state is JobState.PAUSED, timeout=3, message="the job shows PAUSED")
+        wait_for(lambda: job.state is JobState.PAUSED, timeout=8, message="the job shows PAUSED")
         assert "SIGSTOP" in job.history[-1][2]  # and says why
         os.kill(job.pid, signal.SIGCONT)
-        wait_for(lambda: job.state is JobState.RUNNING, timeout=3, message="the job shows RUNNING again")
+        wait_for(lambda: job.state is JobState.RUNNING, timeout=8, message="the job shows RUNNING again")
     finally:
         os.kill(job.pid, signal.SIGCONT)
 
