@@ -22,7 +22,7 @@ import shutil
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
 
-from .watchdog import MARKER_VAR, scan_marked
+from .watchdog import MARKER_VAR, proc_pids, read_stat, scan_marked
 
 __all__ = ["MARKER_VAR", "LineReader", "describe_spawn_error", "group_alive", "scan_descendants", "scan_marked",
            "signal_group", "signal_known", "spawn", "watch_exit"]
@@ -95,33 +95,10 @@ def group_alive(pgid: int) -> bool:
     """
     if not signal_group(pgid, 0):
         return False
-    try:
-        pids = [p for p in os.listdir("/proc") if p.isdigit()]
-    except OSError:
+    pids = proc_pids()
+    if not pids:  # no /proc to tell zombies apart: trust killpg
         return True
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat", "rb") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(b")") + 2:].split()  # after "pid (comm) ": state ppid pgrp ...
-        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
-            return True
-    return False
-
-
-def _read_stat(pid: int | str) -> tuple[int, int, int] | None:
-    """(ppid, pgrp, starttime) of a live, non-zombie process from /proc/PID/stat; None if gone."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-    except OSError:
-        return None
-    fields = stat[stat.rfind(b")") + 2:].split()  # after "pid (comm) ": state ppid pgrp session ...
-    if len(fields) < 20 or fields[0] in (b"Z", b"X"):
-        return None
-    return int(fields[1]), int(fields[2]), int(fields[19])
+    return any((stat := read_stat(pid)) is not None and stat[1] == pgid for pid in pids)
 
 
 def scan_descendants(root: int) -> dict[int, int]:
@@ -130,15 +107,11 @@ def scan_descendants(root: int) -> dict[int, int]:
     Follows parent links, so it finds a descendant that left the job's process group or session
     (setsid) as long as the chain of parents up to `root` is alive. Linux only; {} elsewhere.
     """
-    try:
-        entries = [e for e in os.listdir("/proc") if e.isdigit()]
-    except OSError:
-        return {}
     children: dict[int, list[tuple[int, int]]] = {}
-    for entry in entries:
-        stat = _read_stat(entry)
+    for pid in proc_pids():
+        stat = read_stat(pid)
         if stat is not None:
-            children.setdefault(stat[0], []).append((int(entry), stat[2]))
+            children.setdefault(stat[0], []).append((pid, stat[2]))
     found: dict[int, int] = {}
     stack = [root]
     while stack:
@@ -153,7 +126,7 @@ def signal_known(processes: dict[int, int], sig: int) -> bool:
     """Signal each {pid: starttime} still alive as the same process (a reused pid is left alone)."""
     sent = False
     for pid, started in processes.items():
-        stat = _read_stat(pid)
+        stat = read_stat(pid)
         if stat is None or stat[2] != started:
             continue
         try:

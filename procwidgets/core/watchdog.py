@@ -94,32 +94,47 @@ class Watchdog:
             self._proc.wait()
 
 
+def proc_pids() -> list[int]:
+    """Every pid in /proc now ([] where there is no /proc)."""
+    try:
+        return [int(e) for e in os.listdir("/proc") if e.isdigit()]
+    except OSError:
+        return []
+
+
+def read_stat(pid: int) -> tuple[int, int, int] | None:
+    """(ppid, pgrp, starttime) of a live, non-zombie process from /proc/PID/stat; None if gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(b")") + 2:].split()  # after "pid (comm) ": state ppid pgrp session ...
+    if len(fields) < 20 or fields[0] in (b"Z", b"X"):
+        return None
+    return int(fields[1]), int(fields[2]), int(fields[19])
+
+
 def scan_marked(marker: str, *, prefix: bool = False) -> dict[int, int]:
     """Live processes whose PROCWIDGETS_JOB is `marker` ("<token>:<id>"), or with `prefix=True`
     starts with it ("<token>:", a whole pool), as {pid: starttime}, from /proc. Processes of
     other users (unreadable environ) are skipped."""
     needle = f"{MARKER_VAR}={marker}".encode()
     found: dict[int, int] = {}
-    try:
-        entries = [e for e in os.listdir("/proc") if e.isdigit()]
-    except OSError:
-        return found
-    for entry in entries:
+    for pid in proc_pids():
         try:
-            with open(f"/proc/{entry}/environ", "rb") as f:
+            with open(f"/proc/{pid}/environ", "rb") as f:
                 environ = f.read()
-            if needle not in environ:
-                continue
-            values = environ.split(b"\0")
-            if not (any(v.startswith(needle) for v in values) if prefix else needle in values):
-                continue
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                stat = f.read()
         except OSError:
             continue
-        fields = stat[stat.rfind(b")") + 2:].split()
-        if len(fields) > 19 and fields[0] not in (b"Z", b"X"):
-            found[int(entry)] = int(fields[19])
+        if needle not in environ:
+            continue
+        values = environ.split(b"\0")
+        if not (any(v.startswith(needle) for v in values) if prefix else needle in values):
+            continue
+        stat = read_stat(pid)
+        if stat is not None:
+            found[pid] = stat[2]
     return found
 
 
