@@ -12,6 +12,7 @@ import shlex
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from .guard import mask_argv
 from .job import JobSpec
 
 __all__ = ["check_count", "check_positive_seconds", "make_spec"]
@@ -168,7 +169,6 @@ def make_spec(command: Any, *, name: Any, priority: Any, timeout: Any, cwd: Any,
               retries: Any, after_ids: Iterable[int], shell: Any, resources: Any = None) -> JobSpec:
     argv, text = parse_command(command, shell)
     if name is None:  # the command with the program's directory left out and secrets masked, kept short
-        from .guard import mask_argv
         short = mask_argv([os.path.basename(argv[0]), *argv[1:]]) if not shell else text
         name = short if len(short) <= 60 else short[:57] + "..."
     elif not isinstance(name, str):
