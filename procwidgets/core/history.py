@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 __all__ = ["export_records", "job_record", "job_row", "restore_job"]
 
-RECORD_FIELDS = ("id", "name", "command", "state", "priority", "returncode", "error", "pid",
+RECORD_FIELDS = ("id", "name", "command", "state", "priority", "returncode", "error", "pid", "worker",
                  "submitted_at", "started_at", "finished_at", "duration", "attempts", "peak_rss",
                  "cpu_seconds", "log_path", "retry_of")
 
@@ -39,9 +39,10 @@ def job_row(job: Job, owner: str) -> dict[str, Any]:
     if job._spec_json is None:
         job._spec_json = spec_to_json(job.spec)
     return {"id": job.id, "owner": owner, "spec": job._spec_json, "name": job.name,
-            "priority": job.priority, "state": job.state.value, "pid": job.pid, "returncode": job.returncode,
-            "error": job.error, "submitted_at": job.submitted_at, "started_at": job.started_at,
-            "finished_at": job.finished_at, "attempts": job.attempts, "peak_rss": job.peak_rss,
+            "priority": job.priority, "state": job.state.value, "pid": job.pid, "worker": job.worker,
+            "returncode": job.returncode, "error": job.error, "submitted_at": job.submitted_at,
+            "started_at": job.started_at, "finished_at": job.finished_at, "attempts": job.attempts,
+            "peak_rss": job.peak_rss,
             "cpu_seconds": job.cpu_seconds, "log_path": job.log_path, "retry_of": job.retry_of}
 
 
@@ -51,7 +52,7 @@ def restore_job(pool: ProcessPool, row: dict[str, Any], events: list[tuple[float
     job = Job(pool, row["id"], spec_from_json(row["spec"]), tail_lines)
     job.state = JobState(row["state"])
     job._priority = row["priority"]
-    for field in ("pid", "returncode", "error", "submitted_at", "started_at", "finished_at", "attempts",
+    for field in ("pid", "worker", "returncode", "error", "submitted_at", "started_at", "finished_at", "attempts",
                   "peak_rss", "cpu_seconds", "log_path", "retry_of"):
         setattr(job, field, row[field])
     job.history = [(t, JobState(state), reason) for t, state, reason in events] or [
@@ -65,9 +66,10 @@ def job_record(job: Job) -> dict[str, Any]:
     """The job as a plain dict (what `pool.history()` returns)."""
     return {"id": job.id, "name": job.name, "command": job.spec.command, "state": job.state.name,
             "priority": job.priority, "returncode": job.returncode, "error": job.error, "pid": job.pid,
-            "submitted_at": job.submitted_at, "started_at": job.started_at, "finished_at": job.finished_at,
-            "duration": job.duration, "attempts": job.attempts, "peak_rss": job.peak_rss,
-            "cpu_seconds": job.cpu_seconds, "log_path": job.log_path, "retry_of": job.retry_of}
+            "worker": job.worker, "submitted_at": job.submitted_at, "started_at": job.started_at,
+            "finished_at": job.finished_at, "duration": job.duration, "attempts": job.attempts,
+            "peak_rss": job.peak_rss, "cpu_seconds": job.cpu_seconds, "log_path": job.log_path,
+            "retry_of": job.retry_of}
 
 
 def export_records(records: list[dict[str, Any]], path: str | os.PathLike[str]) -> str:

@@ -114,7 +114,7 @@ class Job:
     """
 
     __slots__ = (
-        "id", "spec", "state", "pid", "returncode", "error", "submitted_at", "started_at",
+        "id", "spec", "state", "pid", "worker", "returncode", "error", "submitted_at", "started_at",
         "finished_at", "attempts", "history", "peak_rss", "cpu_seconds", "log_path",
         "output_seq", "retry_of", "_priority", "_pool", "_tail", "_tail_from_log", "_done", "_spec_json",
         "__weakref__",
@@ -125,6 +125,9 @@ class Job:
         self.spec = spec
         self.state = JobState.QUEUED
         self.pid: int | None = None
+        self.worker: str | None = None
+        """Where the last attempt runs or ran, for a remote backend (a Dask worker's address; `pid` is
+        a pid there); None on this machine."""
         self.returncode: int | None = None
         """Exit code; negative -N when killed by signal N (as `subprocess` reports it)."""
         self.error: str | None = None

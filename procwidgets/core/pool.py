@@ -381,7 +381,7 @@ class ProcessPool(PoolHistory):
             return
         attempt.log = log
         self._running[job.id] = attempt
-        job.pid, job.started_at, job.finished_at = attempt.pid, time.time(), None
+        job.pid, job.worker, job.started_at, job.finished_at = attempt.pid, None, time.time(), None
         job.returncode = job.error = None
         where = f"pid {attempt.pid}" if attempt.pid is not None else f"handed to the {self._backend.name} backend"
         self._set_state(job, RUNNING, f"attempt {job.attempts}, {where}")

@@ -26,7 +26,8 @@ from typing import Any
 
 __all__ = ["DEFAULT_STORE", "SCHEMA_VERSION", "JobStore", "StoreError", "open_store"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""1: the first; 2 adds `jobs.worker` (where a remote backend ran the job)."""
 DB_NAME = "jobs.sqlite3"
 ID_BLOCK = 1000
 
@@ -36,7 +37,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     id INTEGER PRIMARY KEY, owner TEXT NOT NULL, spec TEXT NOT NULL, name TEXT NOT NULL,
     priority INTEGER NOT NULL, state TEXT NOT NULL, pid INTEGER, returncode INTEGER, error TEXT,
     submitted_at REAL NOT NULL, started_at REAL, finished_at REAL, attempts INTEGER NOT NULL,
-    peak_rss INTEGER, cpu_seconds REAL, log_path TEXT, retry_of INTEGER);
+    peak_rss INTEGER, cpu_seconds REAL, log_path TEXT, retry_of INTEGER, worker TEXT);
 CREATE TABLE IF NOT EXISTS events (
     job_id INTEGER NOT NULL, time REAL NOT NULL, state TEXT NOT NULL, reason TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS events_by_job ON events (job_id, time);
@@ -44,7 +45,7 @@ CREATE INDEX IF NOT EXISTS events_by_job ON events (job_id, time);
 
 JOB_FIELDS = ("id", "owner", "spec", "name", "priority", "state", "pid", "returncode", "error",
               "submitted_at", "started_at", "finished_at", "attempts", "peak_rss", "cpu_seconds",
-              "log_path", "retry_of")
+              "log_path", "retry_of", "worker")
 
 
 class StoreError(RuntimeError):
@@ -191,6 +192,9 @@ class JobStore:
                     f"store {self.path!r} was written by a newer procwidgets (schema {row[0]}, this one reads "
                     f"up to {SCHEMA_VERSION}); upgrade procwidgets, or pass another store= path. "
                     f"Nothing in it was changed.")
+            elif int(row[0]) < 2:  # in the same transaction: a store is upgraded whole or not at all
+                db.execute("ALTER TABLE jobs ADD COLUMN worker TEXT")
+                db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")

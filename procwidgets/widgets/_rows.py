@@ -103,6 +103,7 @@ def row_html(job: Job, sample: Any = None, spark: str = "") -> str:
         cpu = rss = ""
     outcome, tip = _outcome(job)
     pid = job.pid if job.pid is not None and job.started_at else ""
+    where = f' title="pid on worker {esc(job.worker)}"' if job.worker and pid != "" else ""
     command = job.spec.command if job.spec.shell else mask_argv(job.argv)  # no secrets on a shared screen
     return (
         f'<div class="pw-row pw-state-{state.value}">'
@@ -111,7 +112,7 @@ def row_html(job: Job, sample: Any = None, spark: str = "") -> str:
         f'<span title="{esc(command)}">{esc(command)}</span>'
         f"<span>{job.priority}</span>"
         f'<span><span class="pw-badge" style="background:{STATE_COLORS[state]}">{state.name}</span></span>'
-        f"<span>{pid}</span><span>{started}</span><span>{duration}</span>"
+        f"<span{where}>{pid}</span><span>{started}</span><span>{duration}</span>"
         f'<span class="{"pw-err" if job.error else "pw-exit"}" title="{esc(tip)}">{esc(outcome)}</span>'
         f"<span>{cpu}</span><span>{rss}</span><span>{spark}</span></div>"
     )

@@ -136,7 +136,8 @@ class LogView(LiveWidget, widgets.VBox):
     def _header(job: Job | None) -> str:
         if job is None:
             return '<span style="color:#757575">no job selected</span>'
-        detail = f"pid {job.pid}" if job.pid and not job.state.is_finished else (job.error or "")
+        where = f" on {job.worker}" if job.worker else ""
+        detail = f"pid {job.pid}{where}" if job.pid and not job.state.is_finished else (job.error or "")
         if job.state is JobState.SUCCEEDED:
             detail = "exit code 0"
         return (f'<span class="pw-badge" style="background:{STATE_COLORS[job.state]};color:#fff;border-radius:3px;'

@@ -185,6 +185,26 @@ def test_store_from_a_future_schema_is_left_untouched(tmp_path):
     assert hashlib.sha256(db_file.read_bytes()).hexdigest() == digest
 
 
+def test_store_of_schema_1_is_upgraded_in_place_and_keeps_its_history(tmp_path):
+    with pw.ProcessPool(store=tmp_path) as pool:
+        old = pool.submit(["echo", "from schema 1"], name="old")
+    db_file = tmp_path / "jobs.sqlite3"
+    with sqlite3.connect(db_file) as db:  # as procwidgets wrote it before jobs had a worker column
+        db.execute("ALTER TABLE jobs DROP COLUMN worker")
+        db.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    with pw.ProcessPool(store=tmp_path) as pool:
+        restored = pool.get(old.id)
+        assert (restored.name, restored.state, restored.worker) == ("old", JobState.SUCCEEDED, None)
+        assert restored.tail() == ["from schema 1"]
+        new = pool.submit(["true"])
+    with sqlite3.connect(db_file) as db:
+        assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("2",)
+        rows = db.execute("SELECT id, worker FROM jobs ORDER BY id").fetchall()
+    assert rows == [(old.id, None), (new.id, None)]
+    with pw.ProcessPool(store=tmp_path) as pool:
+        assert pool.history()[0]["worker"] is None
+
+
 def test_corrupted_database_is_kept_aside(tmp_path):
     with pw.ProcessPool(store=tmp_path) as pool:
         job = pool.submit(["echo", "hello"])
