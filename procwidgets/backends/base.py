@@ -8,17 +8,28 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
+
+from ..core.samples import JobSample, WorkerSample
 
 if TYPE_CHECKING:
     from ..core.attempt import Attempt
     from ..core.job import Job
 
-__all__ = ["Backend", "SpawnError"]
+__all__ = ["Backend", "RemoteReading", "SpawnError"]
 
 
 class SpawnError(Exception):
     """The job could not be started; the message says why and what to do (the job ends FAILED)."""
+
+
+class RemoteReading(NamedTuple):
+    """What a backend with remote workers read on them for a `Monitor` tick."""
+
+    workers: dict[str, WorkerSample]
+    """By worker address."""
+    jobs: dict[int, JobSample]
+    """The pool's running jobs, by job id, each sampled on the worker that runs it."""
 
 
 class Backend:
@@ -47,3 +58,9 @@ class Backend:
 
     def close(self) -> None:
         """Release the backend's own resources (after every attempt has finished). Idempotent."""
+
+    def sample_remote(self, wall: float, timeout: float) -> RemoteReading | None:
+        """Read the remote workers and the jobs they run, stamped `wall`; None where jobs run on
+        this machine (a `Monitor` reads them from /proc). Called on a monitor's reader thread,
+        never the engine's; may block up to `timeout` seconds."""
+        return None

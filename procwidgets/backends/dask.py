@@ -25,6 +25,7 @@ import functools
 import os
 import signal
 import threading
+import time
 import uuid
 import warnings
 import weakref
@@ -39,9 +40,10 @@ except ImportError as exc:  # pragma: no cover - exercised only where distribute
                       "(procwidgets runs without it; only the Dask backend needs it)") from exc
 
 from ..core.attempt import Attempt
+from ..core.samples import JobSample, WorkerSample
 from ..core.worker import ReaderThread
 from . import dask_worker
-from .base import Backend, SpawnError
+from .base import Backend, RemoteReading, SpawnError
 from .dask_attempt import LOST_RETURNCODE, TASK_FAILED_RETURNCODE, DaskAttempt
 
 if TYPE_CHECKING:
@@ -190,6 +192,42 @@ class DaskBackend(Backend):
                 sample["jobs"] = {self._attempts[k].job.id: v for k, v in jobs.items() if k in self._attempts}
         return metrics
 
+    def sample_remote(self, wall: float, timeout: float) -> RemoteReading:
+        """Every worker's load and the pool's jobs on it, read on the workers (one `client.run`).
+
+        A worker's CPU % and RSS cover its own process and all the job trees it runs (this pool's
+        or another's); its `jobs` counts this pool's. Samples carry the owner's clock (`wall`),
+        so remote lines share the time axis with this machine's. Storage I/O of remote jobs is
+        not read (`read_bps`/`write_bps` are 0). Blocks: a monitor calls it on its reader thread.
+        """
+        started = time.monotonic()
+        raw = self.client.run(dask_worker.sample_worker, on_error="return", callback_timeout=timeout)
+        wall += time.monotonic() - started  # when the readings were taken, about
+        workers: dict[str, WorkerSample] = {}
+        jobs: dict[int, JobSample] = {}
+        for address, reading in raw.items():
+            if not isinstance(reading, dict):
+                workers[address] = WorkerSample(wall, address, 0.0, 0, 0,
+                                                error=f"{type(reading).__name__}: {reading}")
+                continue
+            cpu, rss, mine = float(reading.get("worker_cpu_percent") or 0.0), int(reading["worker_rss"]), 0
+            for key, j in reading["jobs"].items():
+                cpu, rss = cpu + j["cpu_percent"], rss + j["rss"]
+                attempt = self._attempts.get(key)  # a plain dict read: safe from this thread
+                if attempt is None:
+                    continue  # another pool's job on a shared worker, or one just ended
+                mine += 1
+                job = attempt.job
+                jobs[job.id] = JobSample(
+                    time=wall, job_id=job.id, cpu_percent=float(j["cpu_percent"]), rss=int(j["rss"]),
+                    num_procs=int(j["processes"]), num_threads=int(j.get("threads", 0)), num_fds=None,
+                    read_bps=0.0, write_bps=0.0, cpu_seconds=float(j.get("cpu_seconds", 0.0)), name=job.name)
+            workers[address] = WorkerSample(
+                wall, address, cpu, rss, mine, host_cpu_percent=reading["cpu_percent"],
+                host_memory_used=int(reading["memory_used"]), host_memory_total=int(reading["memory_total"]),
+                cpu_count=int(reading.get("cpu_count") or 0))
+        return RemoteReading(workers, jobs)
+
     # -- events from Dask (posted to the engine thread) ---------------------------------------
 
     def _post(self, fn: Callable[..., object], *args: Any) -> None:
@@ -223,7 +261,7 @@ class DaskBackend(Backend):
                 self._lost(attempt.worker)
             return
         attempt.worker, attempt.pid = worker, msg["pid"]
-        attempt.job.pid = msg["pid"]
+        attempt.job.pid, attempt.job.worker = msg["pid"], worker
         self._watch_worker(worker)
         for sig in attempt._pending:
             self._signal(worker, attempt.key, sig)

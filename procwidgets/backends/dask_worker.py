@@ -298,11 +298,13 @@ def _tree_rss(pid: int) -> int | None:
 
 
 def sample_worker() -> dict[str, Any]:
-    """This worker's host and its jobs, for `worker_metrics` (run on every worker by `client.run`).
+    """This worker's host, its own process and its jobs, for `worker_metrics` (run on every worker
+    by `client.run`).
 
-    Host CPU % is over the interval since the previous call (psutil keeps the last reading; the
-    first call has no interval, so it gives None). A job's CPU % and RSS are summed over its tree,
-    with `psutil.Process` objects kept between calls for the same reason.
+    CPU % is over the interval since the previous call (psutil keeps the last reading, so the
+    first call has no interval: host CPU is None then, and processes first seen count 0). A job's
+    CPU %, CPU seconds, RSS and threads are summed over its tree, with `psutil.Process` objects
+    kept between calls for the same reason.
     """
     import psutil
 
@@ -313,9 +315,12 @@ def sample_worker() -> dict[str, Any]:
     with reg.lock:
         entries = list(reg.entries.values())
     jobs: dict[str, dict[str, Any]] = {}
-    seen: set[int] = set()
+    me = psutil.Process()
+    seen: set[int] = {me.pid}
+    own = reg._procs.setdefault(me.pid, me)
+    worker_cpu, worker_rss = own.cpu_percent(interval=None), own.memory_info().rss
     for entry in entries:
-        cpu, rss, procs = 0.0, 0, 0
+        cpu, cpu_seconds, rss, threads, procs = 0.0, 0.0, 0, 0, 0
         try:
             root = psutil.Process(entry.pgid)
             tree = [root, *root.children(recursive=True)]
@@ -326,15 +331,20 @@ def sample_worker() -> dict[str, Any]:
                 cached = reg._procs.setdefault(proc.pid, proc)
                 if cached.create_time() != proc.create_time():  # the pid was reused
                     cached = reg._procs[proc.pid] = proc
-                cpu += cached.cpu_percent(interval=None)
-                rss += cached.memory_info().rss
+                with cached.oneshot():
+                    cpu += cached.cpu_percent(interval=None)
+                    times = cached.cpu_times()
+                    rss += cached.memory_info().rss
+                    threads += cached.num_threads()
+                cpu_seconds += times.user + times.system
                 procs += 1
             except psutil.Error:
                 continue
             seen.add(proc.pid)
-        jobs[entry.key] = {"pid": entry.pgid, "cpu_percent": cpu, "rss": rss, "processes": procs}
+        jobs[entry.key] = {"pid": entry.pgid, "cpu_percent": cpu, "cpu_seconds": cpu_seconds, "rss": rss,
+                           "threads": threads, "processes": procs}
     for pid in set(reg._procs) - seen:  # forget processes that are gone
         del reg._procs[pid]
     return {"time": time.time(), "cpu_percent": None if first else host_cpu, "cpu_count": os.cpu_count(),
             "memory_used": vm.total - vm.available, "memory_total": vm.total,
-            "worker_rss": psutil.Process().memory_info().rss, "jobs": jobs}
+            "worker_rss": worker_rss, "worker_cpu_percent": worker_cpu, "jobs": jobs}

@@ -31,8 +31,11 @@ What is measured, and how (details in `sampler.py`):
   taken out again (the sampler's rule for reaped processes, across trees), with the job's
   exact rusage, handed from the attempt-end hook to the next tick.
 
-Only jobs of a pool whose backend runs them on this machine (`LocalBackend`) are sampled; a
-job's pid on a remote worker means nothing here.
+Jobs of a pool whose backend runs them elsewhere (`DaskBackend`) are sampled on their workers:
+each tick asks the backend (`backend.sample_remote`, one round trip to every worker, on the
+reader thread) for each worker's load and the jobs it runs; a job's pid there means nothing here.
+Their samples land in the same job histories, and each worker gets a history of its own
+(`workers()`, `worker_history(address)`, `worker_since(address, i)`).
 
 History: rings of `window / interval` samples, each with a monotonic index for `*_since(i)`;
 finished jobs keep their ring until `keep_finished` newer jobs have finished. Memory is flat.
@@ -57,12 +60,14 @@ from .job import Job, JobState
 from .pool import ProcessPool
 from .ring import Ring
 from .sampler import Reader, Reaped, Root, Sampler
-from .samples import JobSample, Sample, SystemSample
+from .samples import JobSample, Sample, SystemSample, WorkerSample
 from .worker import ReaderThread
 
-__all__ = ["JobSample", "Monitor", "MonitorStats", "Sample", "SystemSample", "make_reader"]
+__all__ = ["JobSample", "Monitor", "MonitorStats", "Sample", "SystemSample", "WorkerSample", "make_reader"]
 
 MIN_INTERVAL = 0.01
+REMOTE_TIMEOUT = 5.0
+"""Longest wait for remote workers' readings in one tick (a stuck worker delays only its tick)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,8 +143,10 @@ class Monitor:
             self._engine, self._own_engine = pool.engine, False
         else:
             self._engine, self._own_engine = Engine(name="procwidgets-monitor"), True
-        # A job's pid on a remote backend (Dask) names some other process here: sample local jobs only.
+        # A job's pid on a remote backend (Dask) names some other process here: its backend samples it.
         self._local_jobs = pool is not None and pool.backend.name == "local"
+        self._remote = pool.backend if pool is not None and not self._local_jobs else None
+        self._workers: dict[str, Ring[WorkerSample]] = {}  # engine thread writes, any thread reads
         self._system: Ring[SystemSample] = Ring(self.capacity)
         self._tracks: dict[int | str, _Track] = {}
         self._finished: OrderedDict[int | str, None] = OrderedDict()  # oldest finished first
@@ -197,6 +204,8 @@ class Monitor:
         self._system.capacity = capacity
         for track in list(self._tracks.values()):
             track.ring.capacity = capacity
+        for ring in list(self._workers.values()):
+            ring.capacity = capacity
         if not self._stopped:
             try:
                 self._engine.call_soon(self._poke)
@@ -231,6 +240,20 @@ class Monitor:
         """A job's samples with index >= `index` (its own count), and the index to ask for next."""
         track = self._tracks.get(_key(job))
         return track.ring.since(index) if track is not None else ([], index)
+
+    def workers(self) -> list[str]:
+        """Addresses of the remote workers that have a history, in the order first seen ([] for local pools)."""
+        return list(self._workers)
+
+    def worker_history(self, address: str) -> list[WorkerSample]:
+        """A remote worker's samples held, oldest first; [] for an address never seen."""
+        ring = self._workers.get(address)
+        return ring.to_list() if ring is not None else []
+
+    def worker_since(self, address: str, index: int) -> tuple[list[WorkerSample], int]:
+        """A worker's samples with index >= `index` (its own count), and the index to ask for next."""
+        ring = self._workers.get(address)
+        return ring.since(index) if ring is not None else ([], index)
 
     def tracked(self) -> list[int | str]:
         """Keys (job ids and watch names) that have a history, in the order they were first seen."""
@@ -320,6 +343,9 @@ class Monitor:
                 self._close_track(event.job.id)
 
     def _add_job(self, job: Job, fresh: bool) -> None:
+        if self._remote is not None:  # sampled on its worker: a history, and no tree to scan here
+            self._open_track(job.id, None)
+            return
         if job.pid is None or not self._local_jobs:
             return
         ident = self._reader.ident(job.pid)
@@ -329,7 +355,7 @@ class Monitor:
         self._open_track(job.id, (job.pid, ident))
         self._tracks[job.id].cpu_before = job.cpu_seconds or 0.0  # earlier attempts, maybe unseen by this monitor
 
-    def _open_track(self, key: int | str, attempt: tuple[int, Any]) -> None:
+    def _open_track(self, key: int | str, attempt: tuple[int, Any] | None) -> None:
         track = self._tracks.get(key)
         if track is None:
             track = self._tracks[key] = _Track(self.capacity)
@@ -385,7 +411,7 @@ class Monitor:
         roots = list(self._roots.values())
         reaped, self._reaped = self._reaped, []
         try:
-            system, jobs, missing, cost = await self._worker.run(self._collect, roots, reaped)
+            system, jobs, missing, cost, remote = await self._worker.run(self._collect, roots, reaped)
         except Exception as exc:  # noqa: BLE001 - a bad tick must not end the sampling
             if not self._warned:
                 self._warned = True
@@ -409,18 +435,40 @@ class Monitor:
             if track.attempt == attempts.get(key):
                 track.attempt_cpu = sample.cpu_seconds
                 track.attempt_peak = max(track.attempt_peak, sample.rss)
+        workers: dict[str, WorkerSample] = {}
+        if remote is not None:
+            workers = remote.workers
+            for address, worker_sample in workers.items():
+                ring = self._workers.get(address)
+                if ring is None:
+                    ring = self._workers[address] = Ring(self.capacity)
+                ring.append(worker_sample)
+            for job_id, sample in remote.jobs.items():
+                track = self._tracks.get(job_id)
+                if track is not None and not track.finished:  # a job that ended meanwhile keeps its end
+                    track.ring.append(sample)
+                    jobs[job_id] = sample
         index = self._system.append(system)
         with self._new_sample:
-            self._latest = Sample(time=system.time, system=system, jobs=jobs, index=index)
+            self._latest = Sample(time=system.time, system=system, jobs=jobs, index=index, workers=workers)
             self._new_sample.notify_all()
 
-    def _collect(self, roots: list[Root], reaped: list[Reaped]) -> tuple[SystemSample, dict, set, float]:
+    def _collect(self, roots: list[Root], reaped: list[Reaped]) -> tuple[SystemSample, dict, set, float, Any]:
         # The clock is read here, when the reading starts, not when the engine asked: a reader
         # thread that starts late under load would otherwise divide a longer span by a shorter one.
         mono, wall, started = time.monotonic(), time.time(), time.thread_time()
         system = self._sampler.system(mono, wall)
         jobs, missing = self._sampler.jobs(roots, mono, wall, reaped)
-        return system, jobs, missing, time.thread_time() - started
+        remote = None
+        if self._remote is not None:
+            try:
+                remote = self._remote.sample_remote(wall, min(REMOTE_TIMEOUT, max(self._interval, 0.5)))
+            except Exception as exc:  # noqa: BLE001 - a cluster that cannot answer must not stop local samples
+                if not self._warned and not self._stopped:
+                    self._warned = True
+                    warnings.warn(f"{self!r}: the remote workers gave no reading ({exc!r}); sampling goes on",
+                                  RuntimeWarning, stacklevel=1)
+        return system, jobs, missing, time.thread_time() - started, remote
 
     # -- stopping ---------------------------------------------------------------------------
 

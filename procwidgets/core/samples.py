@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["JobSample", "Sample", "SystemSample"]
+__all__ = ["JobSample", "Sample", "SystemSample", "WorkerSample"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +61,31 @@ class JobSample:
 
 
 @dataclass(frozen=True, slots=True)
+class WorkerSample:
+    """One remote worker (a Dask worker process) at one moment, read on the worker itself.
+
+    `cpu_percent` and `rss` cover the worker process and every job tree it runs (100 = one
+    core), which is what it costs its host; `host_*` describe the host it runs on (several
+    workers on one host report the same host figures). `error` says why a worker gave no
+    reading this time (its other fields are then 0).
+    """
+
+    time: float
+    worker: str
+    """The worker's address, as the backend names it (`job.worker`)."""
+    cpu_percent: float
+    rss: int
+    jobs: int
+    """How many of the pool's jobs it runs."""
+    host_cpu_percent: float | None = None
+    """All the host's cores together, 0-100 (None on a worker's first reading)."""
+    host_memory_used: int = 0
+    host_memory_total: int = 0
+    cpu_count: int = 0
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Sample:
     """One tick: the machine and every sampled job, keyed by job id (or watch name)."""
 
@@ -69,3 +94,5 @@ class Sample:
     jobs: dict[int | str, JobSample] = field(default_factory=dict)
     index: int = 0
     """The tick's index in the system history (see `Monitor.system_since`)."""
+    workers: dict[str, WorkerSample] = field(default_factory=dict)
+    """Remote workers by address, for a pool whose backend has them (Dask); {} otherwise."""

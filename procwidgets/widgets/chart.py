@@ -9,7 +9,9 @@ the message `batch_update()` sends on exit, built with `plotly_update()` directl
 plotly's per-property validation (1.4x faster; see bench/widgets.py). Plotly adds its small
 edit-id bookkeeping messages. Nothing is sent when the monitor has no new sample. Job traces
 are preallocated slots (`max_jobs`), so a job appearing never adds a trace (another message);
-a job's CPU and RSS lines share its colour and legend entry.
+a job's CPU and RSS lines share its colour and legend entry. For a pool whose jobs run on remote
+workers (Dask), the machine panels also get a dashed line per worker (its process and its jobs:
+CPU as % of its host's cores, memory in GiB), from `max_remote_workers` preallocated slots.
 
 Only the chart's refresher thread writes the figure after construction (one writer per figure).
 
@@ -75,13 +77,18 @@ class ResourceChart(widgets.VBox):
     """
 
     def __init__(self, monitor: Any, *, interval: float = 1.0, window: float = 300.0, max_jobs: int = 8,
-                 per_core: bool = True, pool: Any = None, height: int = 480, **kwargs: Any) -> None:
+                 per_core: bool = True, pool: Any = None, height: int = 480, max_remote_workers: int = 8,
+                 **kwargs: Any) -> None:
         if not hasattr(monitor, "latest") or not hasattr(monitor, "system_history"):
             raise TypeError(f"ResourceChart(monitor) takes a procwidgets Monitor, got {monitor!r}")
         if not (isinstance(window, (int, float)) and window > 0):
             raise ValueError(f"window must be a positive number of seconds, got {window!r}")
         self.monitor, self.window, self.max_jobs = monitor, float(window), max_jobs
         self.pool = pool if pool is not None else getattr(monitor, "pool", None)
+        backend = getattr(getattr(self.pool, "backend", None), "name", "local")
+        remote = hasattr(monitor, "workers") and backend != "local"
+        self._n_remote = max_remote_workers if remote else 0
+        self._worker_keys: dict[int, Any] = {}
         self._closed = False
         self._lock = threading.Lock()  # one writer: refresh() from the refresher or a caller, never both
         self._last_key: Any = None
@@ -116,6 +123,13 @@ class ResourceChart(widgets.VBox):
                             visible=False, row=2, col=1)
             fig.add_scatter(**empty, mode="lines", name="", legendgroup=f"job{k}", line={"color": color, "width": 1.5},
                             visible=False, showlegend=False, row=2, col=2)
+        for k in range(self._n_remote):
+            color = _PALETTE[(k + 3) % len(_PALETTE)]
+            style = {"color": color, "width": 1.5, "dash": "dash"}
+            fig.add_scatter(**empty, mode="lines", name="", legendgroup=f"worker{k}", line=style, visible=False,
+                            row=1, col=1)
+            fig.add_scatter(**empty, mode="lines", name="", legendgroup=f"worker{k}", line=dict(style), visible=False,
+                            showlegend=False, row=1, col=2)
         for r, c in ((1, 1), (2, 1)):
             fig.update_yaxes(rangemode="tozero", row=r, col=c)
         fig.update_xaxes(type="date", tickformat="%H:%M:%S", tickangle=0, nticks=4)
@@ -138,7 +152,7 @@ class ResourceChart(widgets.VBox):
             if key == self._last_key:
                 return False
             self._last_key = key
-            updates = self._system_updates(latest.time) + self._job_updates(latest)
+            updates = self._system_updates(latest.time) + self._job_updates(latest) + self._worker_updates(latest)
             if not updates:
                 return False
             indexes = [index for index, _ in updates]
@@ -213,6 +227,29 @@ class ResourceChart(widgets.VBox):
             name = self._job_name(job_id, history)
             updates.append((cpu_index, {"x": x, "y": cpu, "name": name, "visible": True}))
             updates.append((rss_index, {"x": x, "y": rss, "name": name, "visible": True}))
+        return updates
+
+    def _worker_updates(self, latest: Any) -> list[tuple[int, dict[str, Any]]]:
+        """One dashed line per remote worker in each machine panel (the first `max_remote_workers` seen)."""
+        updates: list[tuple[int, dict[str, Any]]] = []
+        if not self._n_remote:
+            return updates
+        offset = _utc_offset_ms(latest.time)
+        first = self._n_system + 2 * self.max_jobs
+        for k, address in enumerate(self.monitor.workers()[: self._n_remote]):
+            history = [s for s in self.monitor.worker_history(address) if s.time >= latest.time - self.window]
+            key = (history[-1].time, len(history)) if history else None
+            if self._worker_keys.get(k) == key or not history:
+                continue
+            self._worker_keys[k] = key
+            n = len(history)
+            x = np.fromiter((s.time for s in history), float, n) * 1000.0 + offset
+            cpu = np.fromiter((s.cpu_percent / s.cpu_count if s.cpu_count and s.error is None else np.nan
+                               for s in history), float, n)
+            mem = np.fromiter((s.rss if s.error is None else np.nan for s in history), float, n) / _GIB
+            name = f"worker {address.split('://')[-1]}"
+            updates.append((first + 2 * k, {"x": x, "y": cpu, "name": name, "visible": True}))
+            updates.append((first + 2 * k + 1, {"x": x, "y": mem, "name": name, "visible": True}))
         return updates
 
     def _job_name(self, job_id: int | str, history: list[Any]) -> str:

@@ -367,6 +367,65 @@ def test_worker_metrics_come_from_the_workers(make_pool, client):
     assert job.wait(30) is JobState.CANCELLED
 
 
+def test_monitor_shows_each_worker_and_samples_jobs_on_their_worker(make_pool, client):
+    from procwidgets.core.monitor import Monitor
+
+    pool = make_pool()
+    busy = pool.submit(py("x = bytearray(60_000_000)\nprint('up')\nwhile True: pass"), name="busy")
+    wait_for(lambda: busy.tail(1) == ["up"], timeout=30)
+    addresses = set(worker_pids(client))
+    assert busy.worker in addresses
+    monitor = Monitor(pool, interval=0.2)
+    try:
+        def busy_seen():
+            sample = monitor.next_sample(10)
+            job = sample.jobs.get(busy.id)
+            return (job is not None and job.cpu_percent > 50 and job.rss > 60_000_000
+                    and set(sample.workers) == addresses)
+        wait_for(busy_seen, timeout=30)
+        sample = monitor.latest()
+        where = sample.workers[busy.worker]
+        assert where.jobs == 1 and where.rss > sample.jobs[busy.id].rss and where.error is None
+        assert where.cpu_percent >= sample.jobs[busy.id].cpu_percent and where.host_memory_total > 0
+        (idle,) = addresses - {busy.worker}
+        assert sample.workers[idle].jobs == 0 and sample.workers[idle].cpu_percent < 50
+        assert set(monitor.workers()) == addresses
+        assert len(monitor.worker_history(busy.worker)) >= 1 and len(monitor.job_history(busy)) >= 1
+        assert sample.jobs[busy.id].name == "busy" and sample.jobs[busy.id].num_procs == 1
+        busy.cancel()
+        assert busy.wait(30) is JobState.CANCELLED
+        wait_for(lambda: monitor.next_sample(10).workers[busy.worker].jobs == 0, timeout=30)
+        assert busy.id not in monitor.latest().jobs and monitor.job_history(busy)  # ended: history kept
+        assert busy.peak_rss > 60_000_000 and pool.history()[-1]["worker"] == busy.worker
+    finally:
+        monitor.stop()
+
+
+def test_chart_draws_a_line_per_worker(make_pool, client):
+    from procwidgets.core.monitor import Monitor
+    from procwidgets.widgets.chart import ResourceChart
+
+    pool = make_pool()
+    monitor = Monitor(pool, interval=0.2)
+    chart = None
+    try:
+        wait_for(lambda: len(monitor.next_sample(10).workers) == 2, timeout=30)
+        chart = ResourceChart(monitor, interval=60)
+
+        def worker_lines() -> int:
+            chart.refresh()
+            return sum(t.visible is True and t.name.startswith("worker ") for t in chart.figure.data)
+        wait_for(lambda: worker_lines() == 4, timeout=30)  # CPU and memory, for each of 2 workers
+        names = {t.name for t in chart.figure.data if t.visible is True and t.name.startswith("worker ")}
+        assert names == {f"worker {a.split('://')[1]}" for a in worker_pids(client)}
+        cpu = [t for t in chart.figure.data if t.name in names and t.xaxis == "x"]
+        assert len(cpu) == 2 and all(0 <= float(y) <= 100 for t in cpu for y in t.y)
+    finally:
+        if chart is not None:
+            chart.close()
+        monitor.stop()
+
+
 def test_bad_arguments_say_what_is_expected(client):
     with pytest.raises(TypeError, match="distributed.Client or a scheduler address"):
         DaskBackend(42)
