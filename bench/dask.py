@@ -8,10 +8,17 @@ in the same run, and capture the output, as users get it:
 * **raw**: `client.submit(subprocess.run, ["/bin/true"], capture_output=True, pure=False)` N
   times, `client.gather(...)`: Dask alone, which may queue tasks on workers ahead of time.
 
+* **raw gated**: raw Dask used with the pool's policy: at most `max_workers` tasks handed to Dask,
+  the next submitted when one ends (what keeps priorities exact and the limit true).
+* **raw window 8**: raw Dask with 8 tasks in flight, for scale: what windowed submission costs
+  Dask itself on this machine.
+
 Per-job cost = wall time / N. Rounds alternate which side goes first; every figure is the median
 over the rounds and the ratio is the median of the per-round ratios pool / raw. Target: <= 1.5x.
-A second figure, for information, is the latency of one job at a time (submit, wait for the end)
-on an idle cluster, where the pool's extra hops (events to the engine thread) show unamortised.
+The owner process's CPU time per job (client, and LocalCluster's in-process scheduler, and for the
+pool its engine) is printed too: it is the pool's own cost, apart from the waits gating adds.
+A last figure is the latency of one job at a time (submit, wait for the end) on an idle cluster,
+where the pool's extra hops (events to the engine thread) show unamortised.
 
     .venv/bin/python bench/dask.py            # 400 jobs x 5 rounds, 50 single-job samples
     .venv/bin/python bench/dask.py --quick    # 100 jobs x 3 rounds, 20 single-job samples
@@ -21,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -86,6 +94,11 @@ def raw_gated_run(client: Client, n: int, slots: int) -> float:
     return (time.perf_counter() - t0) / n
 
 
+def owner_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def single_latency(pool: ProcessPool, client: Client, samples: int) -> tuple[list[float], list[float]]:
     """Seconds from submit to the end of one job on an idle cluster, alternating pool and raw."""
     pool_s, raw_s = [], []
@@ -118,17 +131,24 @@ def main() -> None:
         try:
             pool_run(pool, 20)  # warm up both paths: imports on the workers, connections
             raw_run(client, 20)
-            pool_times, raw_times, gated_times = [], [], []
+            pool_times, raw_times, gated_times, window_times = [], [], [], []
+            cpu: dict[str, list[float]] = {"pool": [], "raw": [], "gated": [], "window": []}
             for r in range(rounds):
                 order = [("pool", lambda: pool_run(pool, n)), ("raw", lambda: raw_run(client, n)),
-                         ("gated", lambda: raw_gated_run(client, n, pool.max_workers))]
+                         ("gated", lambda: raw_gated_run(client, n, pool.max_workers)),
+                         ("window", lambda: raw_gated_run(client, n, 8))]
                 shift = r % len(order)  # each side goes first in turn
-                times = {name: run() for name, run in order[shift:] + order[:shift]}
+                times = {}
+                for name, run in order[shift:] + order[:shift]:
+                    before = owner_cpu()
+                    times[name] = run()
+                    cpu[name].append((owner_cpu() - before) / n)
                 pool_times.append(times["pool"])
                 raw_times.append(times["raw"])
                 gated_times.append(times["gated"])
+                window_times.append(times["window"])
                 print(f"round {r + 1}: pool {ms(times['pool'])}/job, raw {ms(times['raw'])}/job, "
-                      f"raw gated {ms(times['gated'])}/job", flush=True)
+                      f"raw gated {ms(times['gated'])}/job, raw window 8 {ms(times['window'])}/job", flush=True)
             single_pool, single_raw = single_latency(pool, client, samples)
         finally:
             pool.shutdown()
@@ -138,8 +158,12 @@ def main() -> None:
     print(f"  ProcessPool(DaskBackend):                      {ms(statistics.median(pool_times))}/job")
     print(f"  raw client.submit(subprocess.run), all at once: {ms(statistics.median(raw_times))}/job")
     print(f"  raw, gated like the pool (2 in flight):         {ms(statistics.median(gated_times))}/job")
+    print(f"  raw, 8 in flight:                               {ms(statistics.median(window_times))}/job")
+    print("  owner-process CPU per job: " + ", ".join(f"{name} {ms(statistics.median(v))}" for name, v in cpu.items()))
     print(f"  ratio pool / raw all at once: {ratio:.2f}x (target <= 1.5x) -> {'OK' if ratio <= 1.5 else 'MISSED'}")
     print(f"  ratio pool / raw gated:       {gated:.2f}x (target <= 1.5x) -> {'OK' if gated <= 1.5 else 'MISSED'}")
+    window = statistics.median(w / r for w, r in zip(window_times, raw_times))
+    print(f"  for scale, raw window 8 / raw all at once: {window:.2f}x (what windowed submission costs Dask itself)")
     print(f"one job at a time on an idle cluster ({samples} samples, medians):")
     print(f"  pool {ms(statistics.median(single_pool))}, raw {ms(statistics.median(single_raw))}, "
           f"ratio {statistics.median(single_pool) / statistics.median(single_raw):.2f}x")
