@@ -17,8 +17,9 @@ Per-job cost = wall time / N. Rounds alternate which side goes first; every figu
 over the rounds and the ratio is the median of the per-round ratios pool / raw. Target: <= 1.5x.
 The owner process's CPU time per job (client, and LocalCluster's in-process scheduler, and for the
 pool its engine) is printed too: it is the pool's own cost, apart from the waits gating adds.
-A last figure is the latency of one job at a time (submit, wait for the end) on an idle cluster,
-where the pool's extra hops (events to the engine thread) show unamortised.
+Then the latency of one job at a time (submit, wait for the end) on an idle cluster, where the
+pool's extra hops (events to the engine thread) show unamortised; and what one monitor tick costs
+on a Dask pool (`backend.sample_remote`: every worker read through one `client.run`, 2 jobs running).
 
     .venv/bin/python bench/dask.py            # 400 jobs x 5 rounds, 50 single-job samples
     .venv/bin/python bench/dask.py --quick    # 100 jobs x 3 rounds, 20 single-job samples
@@ -99,6 +100,27 @@ def owner_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def monitor_tick_cost(pool: ProcessPool, samples: int) -> tuple[list[float], float]:
+    """Wall seconds of each remote reading a Monitor takes per tick, and owner CPU seconds per reading."""
+    sleepers = [pool.submit(["sleep", "60"]) for _ in range(2)]
+    deadline = time.monotonic() + 30
+    while any(j.worker is None for j in sleepers) and time.monotonic() < deadline:
+        time.sleep(0.01)  # a bounded wait until both run on a worker
+    pool.backend.sample_remote(time.time(), 5.0)  # the first reading starts the workers' CPU intervals
+    walls, before = [], owner_cpu()
+    for _ in range(samples):
+        t0 = time.perf_counter()
+        reading = pool.backend.sample_remote(time.time(), 5.0)
+        walls.append(time.perf_counter() - t0)
+    cpu = (owner_cpu() - before) / samples
+    if len(reading.jobs) != 2:
+        raise RuntimeError(f"the remote reading saw {len(reading.jobs)} of 2 running jobs")
+    for job in sleepers:
+        job.cancel()
+    pool.wait()
+    return walls, cpu
+
+
 def single_latency(pool: ProcessPool, client: Client, samples: int) -> tuple[list[float], list[float]]:
     """Seconds from submit to the end of one job on an idle cluster, alternating pool and raw."""
     pool_s, raw_s = [], []
@@ -150,6 +172,7 @@ def main() -> None:
                 print(f"round {r + 1}: pool {ms(times['pool'])}/job, raw {ms(times['raw'])}/job, "
                       f"raw gated {ms(times['gated'])}/job, raw window 8 {ms(times['window'])}/job", flush=True)
             single_pool, single_raw = single_latency(pool, client, samples)
+            tick_wall, tick_cpu = monitor_tick_cost(pool, samples)
         finally:
             pool.shutdown()
     ratio = statistics.median(p / w for p, w in zip(pool_times, raw_times))
@@ -167,6 +190,9 @@ def main() -> None:
     print(f"one job at a time on an idle cluster ({samples} samples, medians):")
     print(f"  pool {ms(statistics.median(single_pool))}, raw {ms(statistics.median(single_raw))}, "
           f"ratio {statistics.median(single_pool) / statistics.median(single_raw):.2f}x")
+    print(f"one monitor tick on this Dask pool ({samples} readings of 2 workers): "
+          f"median {ms(statistics.median(tick_wall))} on the monitor's reader thread, "
+          f"owner CPU {ms(tick_cpu)} per tick ({tick_cpu * 100:.2f} % of one core at 1 Hz)")
 
 if __name__ == "__main__":
     main()
