@@ -49,7 +49,6 @@ import os
 import threading
 import time
 import warnings
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -57,10 +56,13 @@ from typing import Any
 from .engine import Engine, EngineStopped
 from .events import Event, JobEvent, PoolEvent
 from .job import Job, JobState
+from .monitor_watch import MonitorWatch
 from .pool import ProcessPool
+from .readers import make_reader
 from .ring import Ring
-from .sampler import Reader, Reaped, Root, Sampler
+from .sampler import Reaped, Root, Sampler
 from .samples import JobSample, Sample, SystemSample, WorkerSample
+from .tracks import Tracks
 from .worker import ReaderThread
 
 __all__ = ["JobSample", "Monitor", "MonitorStats", "Sample", "SystemSample", "WorkerSample", "make_reader"]
@@ -80,36 +82,7 @@ class MonitorStats:
     reader: str
 
 
-def make_reader(reader: str = "auto") -> Reader:
-    """"procfs" (Linux, direct /proc reads), "psutil" (portable), or "auto" (procfs where it works)."""
-    from . import procfs, psreader
-
-    if reader == "auto":
-        return procfs.ProcfsReader() if procfs.available() else psreader.PsutilReader()
-    if reader == "procfs":
-        if not procfs.available():
-            raise ValueError("reader='procfs' needs Linux with a readable /proc; use reader='psutil'")
-        return procfs.ProcfsReader()
-    if reader == "psutil":
-        return psreader.PsutilReader()
-    raise ValueError(f"reader must be 'auto', 'procfs' or 'psutil', got {reader!r}")
-
-
-class _Track:
-    """One job's (or watched pid's) history, and what the current attempt has shown so far."""
-
-    __slots__ = ("ring", "attempt", "attempt_cpu", "attempt_peak", "cpu_before", "finished")
-
-    def __init__(self, capacity: int) -> None:
-        self.ring: Ring[JobSample] = Ring(capacity)
-        self.attempt: tuple[int, Any] | None = None  # (pid, ident) of the attempt's leader
-        self.attempt_cpu = 0.0
-        self.attempt_peak = 0
-        self.cpu_before = 0.0  # job.cpu_seconds as it stood before this attempt
-        self.finished = False
-
-
-class Monitor:
+class Monitor(MonitorWatch):
     """Samples the machine and each running job's process tree every `interval` seconds.
 
     `pool=None` watches the machine only (plus pids given to `watch`). `window` is the seconds of
@@ -133,7 +106,6 @@ class Monitor:
             raise ValueError(f"keep_finished must be an int >= 0, got {keep_finished!r}")
         if memory_every is not None:
             memory_every = _check_seconds("memory_every", memory_every, 0.0)
-        self._keep_finished = keep_finished
         self._reader = make_reader(reader)
         self._sampler = Sampler(self._reader, memory_every)
         self._pool = pool
@@ -148,8 +120,7 @@ class Monitor:
         self._remote = pool.backend if pool is not None and not self._local_jobs else None
         self._workers: dict[str, Ring[WorkerSample]] = {}  # engine thread writes, any thread reads
         self._system: Ring[SystemSample] = Ring(self.capacity)
-        self._tracks: dict[int | str, _Track] = {}
-        self._finished: OrderedDict[int | str, None] = OrderedDict()  # oldest finished first
+        self._tracks = Tracks(keep_finished)  # engine thread writes, any thread reads
         self._roots: dict[int | str, Root] = {}  # engine thread only
         self._reaped: list[Reaped] = []  # engine thread only: job leaders the pool reaped since the last tick
         self._owner: tuple | None = None  # (pid, ident) of this process, which reaps the jobs' leaders
@@ -202,8 +173,7 @@ class Monitor:
             self._window = self._interval
         capacity = self.capacity
         self._system.capacity = capacity
-        for track in list(self._tracks.values()):
-            track.ring.capacity = capacity
+        self._tracks.resize(capacity)
         for ring in list(self._workers.values()):
             ring.capacity = capacity
         if not self._stopped:
@@ -229,7 +199,7 @@ class Monitor:
 
     def job_history(self, job: Job | int | str) -> list[JobSample]:
         """A job's (or watched pid's) samples held, oldest first; [] if it has none (yet, or any more)."""
-        track = self._tracks.get(_key(job))
+        track = self._tracks.get(job)
         return track.ring.to_list() if track is not None else []
 
     def system_since(self, index: int) -> tuple[list[SystemSample], int]:
@@ -238,7 +208,7 @@ class Monitor:
 
     def job_since(self, job: Job | int | str, index: int) -> tuple[list[JobSample], int]:
         """A job's samples with index >= `index` (its own count), and the index to ask for next."""
-        track = self._tracks.get(_key(job))
+        track = self._tracks.get(job)
         return track.ring.since(index) if track is not None else ([], index)
 
     def workers(self) -> list[str]:
@@ -257,7 +227,7 @@ class Monitor:
 
     def tracked(self) -> list[int | str]:
         """Keys (job ids and watch names) that have a history, in the order they were first seen."""
-        return list(self._tracks)
+        return self._tracks.keys()
 
     def stats(self) -> MonitorStats:
         return self._stats
@@ -272,47 +242,6 @@ class Monitor:
             if self._latest is before:
                 raise RuntimeError(f"{self!r} is stopped; it records no more samples")
             return self._latest  # type: ignore[return-value]
-
-    # -- extra processes --------------------------------------------------------------------
-
-    def watch(self, pid: int, name: str | None = None) -> str:
-        """Sample process `pid` and its descendants (not the pool's jobs among them) as `name`.
-
-        Returns the key its samples appear under in `latest().jobs` and `job_history(key)`,
-        `name` or "pid N". Watching stops by itself when the process ends.
-        """
-        if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
-            raise TypeError(f"watch(pid) takes a positive int pid, not {pid!r}")
-        key = name if name is not None else f"pid {pid}"
-        if not isinstance(key, str) or not key:
-            raise TypeError(f"watch(name=...) takes a non-empty str, not {name!r}")
-        self._engine.call(self._watch, pid, key)
-        return key
-
-    def unwatch(self, key: str) -> None:
-        """Stop sampling a watched process; its history stays like a finished job's."""
-        self._engine.call(self._unwatch, key)
-
-    def _watch(self, pid: int, key: str) -> None:
-        root = self._roots.get(key)
-        if root is not None:
-            raise ValueError(f"{self!r} already watches {key!r} (pid {root.pid}); pass another name=")
-        for other in self._roots.values():
-            if other.pid == pid and other.is_job:
-                raise ValueError(f"pid {pid} is the leader of job {other.key}, sampled already: "
-                                 f"read monitor.latest().jobs[{other.key!r}]")
-        ident = self._reader.ident(pid)
-        if ident is None:
-            raise ProcessLookupError(f"no process with pid {pid} to watch")
-        self._roots[key] = Root(key, pid, ident, key, is_job=False)
-        self._open_track(key, (pid, ident))
-
-    def _unwatch(self, key: str) -> None:
-        if key not in self._roots or self._roots[key].is_job:
-            raise KeyError(f"{self!r} does not watch {key!r}; watched: "
-                           f"{sorted(str(k) for k, r in self._roots.items() if not r.is_job)}")
-        del self._roots[key]
-        self._close_track(key)
 
     # -- engine side ------------------------------------------------------------------------
 
@@ -340,11 +269,11 @@ class Monitor:
                 self._add_job(event.job, fresh=True)  # a new attempt: its leader is not reaped yet
             elif event.new.is_finished:
                 self._roots.pop(event.job.id, None)
-                self._close_track(event.job.id)
+                self._tracks.close(event.job.id)
 
     def _add_job(self, job: Job, fresh: bool) -> None:
         if self._remote is not None:  # sampled on its worker: a history, and no tree to scan here
-            self._open_track(job.id, None)
+            self._tracks.open(job.id, None, self.capacity)
             return
         if job.pid is None or not self._local_jobs:
             return
@@ -352,26 +281,8 @@ class Monitor:
         if ident is None:
             return
         self._roots[job.id] = Root(job.id, job.pid, ident, job.name, is_job=True, fresh=fresh)
-        self._open_track(job.id, (job.pid, ident))
-        self._tracks[job.id].cpu_before = job.cpu_seconds or 0.0  # earlier attempts, maybe unseen by this monitor
-
-    def _open_track(self, key: int | str, attempt: tuple[int, Any] | None) -> None:
-        track = self._tracks.get(key)
-        if track is None:
-            track = self._tracks[key] = _Track(self.capacity)
-        track.attempt, track.attempt_cpu, track.attempt_peak = attempt, 0.0, 0
-        track.finished = False
-        self._finished.pop(key, None)
-
-    def _close_track(self, key: int | str) -> None:
-        track = self._tracks.get(key)
-        if track is None or track.finished:
-            return
-        track.finished = True
-        self._finished[key] = None
-        while len(self._finished) > self._keep_finished:
-            old, _ = self._finished.popitem(last=False)
-            self._tracks.pop(old, None)
+        track = self._tracks.open(job.id, (job.pid, ident), self.capacity)
+        track.cpu_before = job.cpu_seconds or 0.0  # earlier attempts, maybe unseen by this monitor
 
     def _on_attempt_end(self, job: Job) -> None:
         """The attempt's tree is gone (pool hook, before the state event): complete the job's figures."""
@@ -382,12 +293,7 @@ class Monitor:
         from_rusage = (job.cpu_seconds or 0.0) - track.cpu_before
         if from_rusage > 0 and self._owner is not None:  # this process reaped the leader: its children time grew
             self._reaped.append(Reaped(track.attempt[0], track.attempt[1], self._owner, from_rusage))
-        if track.attempt_cpu > from_rusage:
-            job.cpu_seconds = track.cpu_before + track.attempt_cpu
-        if track.attempt_peak > (job.peak_rss or 0):
-            job.peak_rss = track.attempt_peak
-        track.cpu_before = job.cpu_seconds or 0.0
-        track.attempt = None
+        track.end_attempt(job, from_rusage)
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -423,18 +329,10 @@ class Monitor:
             root = self._roots.get(key)
             if root is not None and not root.is_job and root in roots:
                 del self._roots[key]
-                self._close_track(key)
+                self._tracks.close(key)
         if not record:
             return
-        attempts = {root.key: (root.pid, root.ident) for root in roots}
-        for key, sample in jobs.items():
-            track = self._tracks.get(key)
-            if track is None:
-                continue
-            track.ring.append(sample)
-            if track.attempt == attempts.get(key):
-                track.attempt_cpu = sample.cpu_seconds
-                track.attempt_peak = max(track.attempt_peak, sample.rss)
+        self._tracks.record(jobs, {root.key: (root.pid, root.ident) for root in roots})
         workers: dict[str, WorkerSample] = {}
         if remote is not None:
             workers = remote.workers
@@ -443,11 +341,7 @@ class Monitor:
                 if ring is None:
                     ring = self._workers[address] = Ring(self.capacity)
                 ring.append(worker_sample)
-            for job_id, sample in remote.jobs.items():
-                track = self._tracks.get(job_id)
-                if track is not None and not track.finished:  # a job that ended meanwhile keeps its end
-                    track.ring.append(sample)
-                    jobs[job_id] = sample
+            jobs.update(self._tracks.record_running(remote.jobs))  # a job that ended meanwhile keeps its end
         index = self._system.append(system)
         with self._new_sample:
             self._latest = Sample(time=system.time, system=system, jobs=jobs, index=index, workers=workers)
@@ -513,10 +407,6 @@ class Monitor:
         state = "running" if self.running else "stopped"
         return (f"<Monitor {state} interval={self._interval:g}s window={self._window:g}s "
                 f"reader={self._reader.name} samples={self._system.next_index} jobs={len(self._roots)}>")
-
-
-def _key(job: Job | int | str) -> int | str:
-    return job.id if isinstance(job, Job) else job
 
 
 def _check_seconds(what: str, value: float, minimum: float) -> float:

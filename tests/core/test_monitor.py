@@ -719,7 +719,8 @@ def test_bad_arguments_say_what_is_expected(pool) -> None:
 # -- house rules ---------------------------------------------------------------------------
 
 CORE = pathlib.Path(__file__).resolve().parents[2] / "procwidgets" / "core"
-MONITOR_MODULES = ["monitor.py", "sampler.py", "procfs.py", "psreader.py", "ring.py", "samples.py", "worker.py"]
+MONITOR_MODULES = ["monitor.py", "monitor_watch.py", "tracks.py", "readers.py", "sampler.py", "procfs.py",
+                   "psreader.py", "ring.py", "samples.py", "worker.py"]
 
 
 def test_monitor_modules_never_signal_or_reap() -> None:
