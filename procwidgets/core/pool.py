@@ -27,9 +27,10 @@ from .events import Event, EventBus, JobEvent, PoolEvent
 from .guard import CommandGuard, make_guard
 from .history import restore_job
 from .job import Job, JobSpec, JobState
+from .pool_control import STOP_WATCH_SECONDS, PoolControl
 from .pool_history import PoolHistory
 from .scheduler import Policy, Scheduler
-from .spec import check_count, check_positive_seconds, check_priority, make_spec
+from .spec import check_count, check_positive_seconds, make_spec
 from .store import DEFAULT_STORE, JobStore, open_store
 
 __all__ = ["ProcessPool"]
@@ -38,10 +39,9 @@ QUEUED, RUNNING, PAUSED = JobState.QUEUED, JobState.RUNNING, JobState.PAUSED
 SUCCEEDED, FAILED, TIMED_OUT, CANCELLED = JobState.SUCCEEDED, JobState.FAILED, JobState.TIMED_OUT, JobState.CANCELLED
 
 _live_pools: weakref.WeakSet[ProcessPool] = weakref.WeakSet()
-STOP_WATCH_SECONDS = 2.0  # a stop from outside shows within this; more often costs a monitor measurably
 
 
-class ProcessPool(PoolHistory):
+class ProcessPool(PoolControl, PoolHistory):
     """Runs submitted commands as subprocesses, at most `max_workers` at a time.
 
     `policy` is "priority" (default: higher first, FIFO among equals), "fifo", "aging", or a
@@ -121,11 +121,6 @@ class ProcessPool(PoolHistory):
         return self._scheduler.policy
 
     @property
-    def paused(self) -> bool:
-        """True while dispatch is paused (running jobs go on; queued ones wait)."""
-        return self._dispatch_paused
-
-    @property
     def closed(self) -> bool:
         return self._closed
 
@@ -202,21 +197,6 @@ class ProcessPool(PoolHistory):
                              f"pw.DaskBackend(client); the {self._backend.name} backend has none")
         return self._add(spec)
 
-    @property
-    def restricted(self) -> bool:
-        """True once `allowed_commands` limits what this pool may run."""
-        return bool(self._guards)
-
-    def restrict(self, allowed_commands: CommandGuard | Iterable[str]) -> None:
-        """Limit every later submission to `allowed_commands` as well (one way: restrictions only add up).
-
-        `pw.Dashboard(pool, allowed_commands=[...])` calls this, so the check lives in the pool,
-        not in the widget.
-        """
-        guard = make_guard(allowed_commands)
-        with self._lock:
-            self._guards = (*self._guards, guard)
-
     def _add(self, spec: JobSpec, retry_of: int | None = None) -> Job:
         for guard in self._guards:
             guard.check(spec)
@@ -248,6 +228,13 @@ class ProcessPool(PoolHistory):
                                  f"dependencies must be jobs of the same pool")
         return jobs
 
+    def _own(self, job: Job) -> Job:
+        if not isinstance(job, Job):
+            raise TypeError(f"expected a Job, got {job!r} ({type(job).__name__})")
+        if job.pool is not self:
+            raise ValueError(f"{job!r} belongs to another pool")
+        return job
+
     def _enqueue(self, job: Job) -> None:
         self._persist(job, job.submitted_at, "submitted")
         self._bus.emit(JobEvent(job.submitted_at, "state", job, None, QUEUED, "submitted"))
@@ -263,97 +250,6 @@ class ProcessPool(PoolHistory):
                 return
             pending.append(dep_id)
         self._scheduler.push(job.id, job.priority, pending)
-        self._dispatch()
-
-    # -- controlling jobs (any thread) ------------------------------------------------------
-
-    def cancel(self, job: Job) -> bool:
-        """Cancel a job; True if it was queued or running (the end is recorded when it is gone)."""
-        return self._engine.call(self._cancel, self._own(job))
-
-    def pause_job(self, job: Job) -> None:
-        self._engine.call(self._pause_job, self._own(job))
-
-    def resume_job(self, job: Job) -> None:
-        self._engine.call(self._resume_job, self._own(job))
-
-    def set_priority(self, job: Job, priority: int) -> None:
-        check_priority(priority)
-        self._engine.call(self._set_priority, self._own(job), priority)
-
-    def _own(self, job: Job) -> Job:
-        if not isinstance(job, Job):
-            raise TypeError(f"expected a Job, got {job!r} ({type(job).__name__})")
-        if job.pool is not self:
-            raise ValueError(f"{job!r} belongs to another pool")
-        return job
-
-    def _cancel(self, job: Job) -> bool:
-        if job.state is QUEUED:
-            if job.id in self._scheduler:
-                self._scheduler.remove(job.id)
-            self._finish(job, CANCELLED, "cancelled while queued")
-            return True
-        if job.id in self._running:
-            self._running[job.id].terminate("cancel")
-            return True
-        return False
-
-    def _pause_job(self, job: Job) -> None:
-        attempt = self._running.get(job.id)
-        if job.state is not RUNNING or attempt is None:
-            raise ValueError(f"only a RUNNING job can be paused; {job!r} is {job.state.name}"
-                             + (" (to hold queued jobs, pause the pool: pool.pause())" if job.state is QUEUED else ""))
-        if attempt.kill_reason:
-            raise ValueError(f"{job!r} is being stopped ({attempt.kill_reason}); it cannot be paused")
-        attempt.stop()
-        self._set_state(job, PAUSED, "SIGSTOP sent to its process group")
-
-    def _resume_job(self, job: Job) -> None:
-        attempt = self._running.get(job.id)
-        if job.state is not PAUSED or attempt is None:
-            raise ValueError(f"only a PAUSED job can be resumed; {job!r} is {job.state.name}")
-        attempt.cont()
-        self._set_state(job, RUNNING, "SIGCONT sent to its process group")
-
-    def _set_priority(self, job: Job, priority: int) -> None:
-        if job.state.is_finished:
-            raise ValueError(f"{job!r} is finished; its priority can no longer matter")
-        job._priority = priority
-        if job.id in self._scheduler:
-            self._scheduler.reprioritise(job.id, priority)
-        self._persist(job)
-        self._bus.emit(JobEvent(time.time(), "priority", job, job.state, job.state, f"priority {priority}"))
-
-    # -- controlling the pool ---------------------------------------------------------------
-
-    @property
-    def max_workers(self) -> int:
-        return self._max_workers
-
-    @max_workers.setter
-    def max_workers(self, value: int) -> None:
-        """Change the limit live: raising it starts queued jobs now; lowering it kills nothing."""
-        check_count("max_workers", value, 1)
-        self._engine.call(self._set_max_workers, value)
-
-    def _set_max_workers(self, value: int) -> None:
-        self._max_workers = value
-        self._bus.emit(PoolEvent(time.time(), "max_workers", str(value)))
-        self._dispatch()
-
-    def pause(self) -> None:
-        """Stop starting queued jobs (running ones go on)."""
-        self._engine.call(self._set_dispatch_paused, True)
-
-    def resume(self) -> None:
-        """Start queued jobs again."""
-        self._engine.call(self._set_dispatch_paused, False)
-
-    def _set_dispatch_paused(self, paused: bool) -> None:
-        if self._dispatch_paused != paused:
-            self._dispatch_paused = paused
-            self._bus.emit(PoolEvent(time.time(), "paused" if paused else "resumed"))
         self._dispatch()
 
     # -- the engine's work ------------------------------------------------------------------
@@ -389,27 +285,6 @@ class ProcessPool(PoolHistory):
         self._supervisors.add(task)
         task.add_done_callback(self._supervisors.discard)
         if self._stop_watch is None:
-            self._stop_watch = self._engine.loop.call_later(STOP_WATCH_SECONDS, self._watch_stops)
-
-    def _watch_stops(self) -> None:
-        """Report a job stopped or continued from outside the pool (kill -STOP / -CONT by pid) truthfully.
-
-        The kernel wakes no one when a child stops, so running jobs' state is read every 2 s
-        while any job runs (one /proc read per job); dispatch does not depend on it.
-        """
-        self._stop_watch = None
-        now = time.monotonic()
-        for job_id, attempt in list(self._running.items()):
-            if attempt.kill_reason or now - attempt.signalled_at < STOP_WATCH_SECONDS:
-                continue  # our own STOP/CONT may not have landed yet
-            stopped = attempt.is_stopped()
-            job = self._jobs[job_id]
-            if stopped and job.state is RUNNING:  # its timeout keeps counting: nobody here paused it
-                self._set_state(job, PAUSED, "stopped from outside the pool (SIGSTOP or SIGTSTP)")
-            elif stopped is False and job.state is PAUSED:
-                attempt.resume_clock()
-                self._set_state(job, RUNNING, "continued from outside the pool (SIGCONT)")
-        if self._running:
             self._stop_watch = self._engine.loop.call_later(STOP_WATCH_SECONDS, self._watch_stops)
 
     @staticmethod
