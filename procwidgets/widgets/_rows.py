@@ -104,6 +104,9 @@ def row_html(job: Job, sample: Any = None, spark: str = "") -> str:
     outcome, tip = _outcome(job)
     pid = job.pid if job.pid is not None and job.started_at else ""
     where = f' title="pid on worker {esc(job.worker)}"' if job.worker and pid != "" else ""
+    if pid == "" and state is JobState.RUNNING and job.pool.backend.name != "local":
+        # Handed to a remote backend that has not started it yet (Dask may queue it for a thread).
+        pid, where = "…", f' title="handed to the {esc(job.pool.backend.name)} backend; no worker has started it yet"'
     command = job.spec.command if job.spec.shell else mask_argv(job.argv)  # no secrets on a shared screen
     return (
         f'<div class="pw-row pw-state-{state.value}">'

@@ -426,6 +426,27 @@ def test_chart_draws_a_line_per_worker(make_pool, client):
         monitor.stop()
 
 
+def test_more_slots_than_threads_lets_dask_queue_jobs_ahead(make_pool):
+    from procwidgets.widgets._rows import row_html
+
+    pool = make_pool(max_workers=4)  # the cluster has 2 threads
+    jobs = [pool.submit(py("import time; print('up'); time.sleep(30)"), name=f"run {i}") for i in range(4)]
+    wait_for(lambda: sum(j.tail(1) == ["up"] for j in jobs) == 2, timeout=30)
+    assert all(j.state is JobState.RUNNING for j in jobs)  # handed to Dask, which runs 2 at a time
+    waiting = [j for j in jobs if j.worker is None]
+    assert len(waiting) == 2 and all(j.pid is None and not j.tail() for j in waiting)
+    assert "no worker has started it yet" in row_html(waiting[0])
+    running = [j for j in jobs if j.worker is not None]
+    assert f"pid on worker {running[0].worker}" in row_html(running[0])
+    running[0].cancel()
+    assert running[0].wait(30) is JobState.CANCELLED
+    wait_for(lambda: sum(j.tail(1) == ["up"] for j in waiting) == 1, timeout=30)  # the freed thread took one
+    assert sum(j.tail(1) == ["up"] and j.state is JobState.RUNNING for j in jobs) == 2
+    for job in jobs:
+        job.cancel()
+    assert [job.wait(30) for job in jobs] == [JobState.CANCELLED] * 4
+
+
 def test_bad_arguments_say_what_is_expected(client):
     with pytest.raises(TypeError, match="distributed.Client or a scheduler address"):
         DaskBackend(42)
