@@ -25,6 +25,8 @@ Needs procwidgets (same version) installed on every worker.
 from __future__ import annotations
 
 import asyncio
+import atexit
+import multiprocessing.util
 import os
 import signal
 import threading
@@ -84,6 +86,11 @@ class _Registry:
         with self.lock:
             if self._watchdog is None:
                 self._watchdog = Watchdog(grace)
+                # When the worker process exits normally, its jobs end with it and the watchdog
+                # exits, reaped here (else Python warns that a child "is still running"). A Dask
+                # worker is a multiprocessing child, which skips atexit: hence both hooks.
+                atexit.register(self._watchdog.close)
+                multiprocessing.util.Finalize(None, self._watchdog.close, exitpriority=10)
             self._watchdog.add(pgid)
             self.entries[key] = entry
         return entry
