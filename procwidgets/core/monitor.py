@@ -32,8 +32,10 @@ What is measured, and how (details in `sampler.py`):
   exact rusage, handed from the attempt-end hook to the next tick.
 
 Jobs of a pool whose backend runs them elsewhere (`DaskBackend`) are sampled on their workers:
-each tick asks the backend (`backend.sample_remote`, one round trip to every worker, on the
-reader thread) for each worker's load and the jobs it runs; a job's pid there means nothing here.
+each tick asks the backend (`backend.sample_remote`, one round trip to every worker, on a
+reader thread of its own) for each worker's load and the jobs it runs; a job's pid there means
+nothing here. A slow cluster never holds up this machine's samples: a reading not back within half
+an interval is taken by a later tick, and no new one is asked for meanwhile.
 Their samples land in the same job histories, and each worker gets a history of its own
 (`workers()`, `worker_history(address)`, `worker_since(address, i)`).
 
@@ -68,8 +70,8 @@ from .worker import ReaderThread
 __all__ = ["JobSample", "Monitor", "MonitorStats", "Sample", "SystemSample", "WorkerSample", "make_reader"]
 
 MIN_INTERVAL = 0.01
-REMOTE_TIMEOUT = 5.0
-"""Longest wait for remote workers' readings in one tick (a stuck worker delays only its tick)."""
+REMOTE_TIMEOUT = 10.0
+"""Longest a remote reading may take before it counts as failed (and a new one may be asked for)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +137,8 @@ class Monitor(MonitorWatch):
         self._task: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
         self._worker = ReaderThread("procwidgets-monitor-reader")
+        self._remote_reader = ReaderThread("procwidgets-monitor-remote") if self._remote is not None else None
+        self._remote_call: asyncio.Future[Any] | None = None  # engine thread only: the reading under way
         try:
             self._engine.call(self._start)
         except BaseException:
@@ -316,13 +320,14 @@ class Monitor(MonitorWatch):
     async def _tick(self, record: bool) -> None:
         roots = list(self._roots.values())
         reaped, self._reaped = self._reaped, []
+        if self._remote_reader is not None and self._remote_call is None:
+            self._remote_call = self._remote_reader.run(self._remote.sample_remote, time.time(), REMOTE_TIMEOUT)
         try:
-            system, jobs, missing, cost, remote = await self._worker.run(self._collect, roots, reaped)
+            system, jobs, missing, cost = await self._worker.run(self._collect, roots, reaped)
         except Exception as exc:  # noqa: BLE001 - a bad tick must not end the sampling
-            if not self._warned:
-                self._warned = True
-                warnings.warn(f"{self!r}: a sample failed ({exc!r}); sampling goes on", RuntimeWarning, stacklevel=1)
+            self._warn_once(f"a sample failed ({exc!r})")
             return
+        remote = await self._take_remote()
         s = self._stats
         self._stats = MonitorStats(s.samples + record, s.cpu_seconds + cost, cost, s.reader)
         for key in missing:  # a watched process that ended; a job's end comes from the pool
@@ -347,22 +352,34 @@ class Monitor(MonitorWatch):
             self._latest = Sample(time=system.time, system=system, jobs=jobs, index=index, workers=workers)
             self._new_sample.notify_all()
 
-    def _collect(self, roots: list[Root], reaped: list[Reaped]) -> tuple[SystemSample, dict, set, float, Any]:
+    def _collect(self, roots: list[Root], reaped: list[Reaped]) -> tuple[SystemSample, dict, set, float]:
         # The clock is read here, when the reading starts, not when the engine asked: a reader
         # thread that starts late under load would otherwise divide a longer span by a shorter one.
         mono, wall, started = time.monotonic(), time.time(), time.thread_time()
         system = self._sampler.system(mono, wall)
         jobs, missing = self._sampler.jobs(roots, mono, wall, reaped)
-        remote = None
-        if self._remote is not None:
+        return system, jobs, missing, time.thread_time() - started
+
+    async def _take_remote(self) -> Any:
+        """The remote reading if it is back within half an interval, else None (a later tick takes it)."""
+        call = self._remote_call
+        if call is None:
+            return None
+        if not call.done():
             try:
-                remote = self._remote.sample_remote(wall, min(REMOTE_TIMEOUT, max(self._interval, 0.5)))
-            except Exception as exc:  # noqa: BLE001 - a cluster that cannot answer must not stop local samples
-                if not self._warned and not self._stopped:
-                    self._warned = True
-                    warnings.warn(f"{self!r}: the remote workers gave no reading ({exc!r}); sampling goes on",
-                                  RuntimeWarning, stacklevel=1)
-        return system, jobs, missing, time.thread_time() - started, remote
+                await asyncio.wait_for(asyncio.shield(call), self._interval / 2)
+            except asyncio.TimeoutError:
+                return None
+        self._remote_call = None
+        if call.exception() is not None:  # a cluster that cannot answer must not stop local samples
+            self._warn_once(f"the remote workers gave no reading ({call.exception()!r})")
+            return None
+        return call.result()
+
+    def _warn_once(self, what: str) -> None:
+        if not self._warned and not self._stopped:
+            self._warned = True
+            warnings.warn(f"{self!r}: {what}; sampling goes on", RuntimeWarning, stacklevel=2)
 
     # -- stopping ---------------------------------------------------------------------------
 
@@ -379,6 +396,8 @@ class Monitor(MonitorWatch):
         self._stopped = True
         self._detach()
         self._worker.close(wait=False)
+        if self._remote_reader is not None:
+            self._remote_reader.close(wait=False)
         with self._new_sample:
             self._new_sample.notify_all()
 
@@ -392,6 +411,8 @@ class Monitor(MonitorWatch):
         except EngineStopped:
             pass
         self._worker.close(wait=not self._engine.in_engine_thread())
+        if self._remote_reader is not None:  # not joined: a cluster call may take REMOTE_TIMEOUT to give up
+            self._remote_reader.close(wait=False)
         if self._own_engine:
             self._engine.stop()
         with self._new_sample:

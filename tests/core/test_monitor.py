@@ -741,3 +741,54 @@ def test_core_monitor_imports_no_widget_library() -> None:
             "print(sorted(m for m in ('ipywidgets', 'plotly', 'IPython') if m in sys.modules))")
     out = subprocess.run([PY, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"
+
+
+# -- remote workers, at the backend seam ----------------------------------------------------
+
+
+def slow_remote_backend() -> object:
+    """A LocalBackend that also claims remote workers, whose reading blocks until `release` is set
+    (or fails once `fail` is set): how a monitor copes with a cluster that answers slowly."""
+    from procwidgets.backends.base import RemoteReading
+    from procwidgets.backends.local import LocalBackend
+    from procwidgets.core.samples import WorkerSample
+
+    class SlowRemote(LocalBackend):
+        name = "slow-remote"
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.release, self.fail, self.calls = threading.Event(), threading.Event(), 0
+
+        def sample_remote(self, wall: float, timeout: float) -> RemoteReading:
+            self.calls += 1
+            if not self.release.wait(timeout):
+                raise TimeoutError(f"no answer in {timeout} s")
+            if self.fail.is_set():
+                raise ConnectionError("cluster gone")
+            return RemoteReading({"tcp://w1": WorkerSample(wall, "tcp://w1", 12.5, 1 << 20, 0)}, {})
+
+    return SlowRemote()
+
+
+def test_a_slow_cluster_never_holds_up_local_samples(make_pool) -> None:
+    backend = slow_remote_backend()
+    pool = make_pool(backend=backend, store=None)
+    with Monitor(pool, interval=0.05) as mon:
+        stamps = [mon.next_sample(5).time for _ in range(6)]  # while the first remote reading hangs
+        assert all(b > a for a, b in zip(stamps, stamps[1:]))
+        assert mon.latest().workers == {} and backend.calls == 1  # one reading under way, none piled up
+        backend.release.set()
+        deadline = time.monotonic() + 10
+        while not mon.next_sample(5).workers and time.monotonic() < deadline:
+            pass
+        sample = mon.latest()
+        assert sample.workers["tcp://w1"].cpu_percent == 12.5 and mon.workers() == ["tcp://w1"]
+        backend.fail.set()
+        with pytest.warns(RuntimeWarning, match="remote workers gave no reading.*cluster gone"):
+            deadline = time.monotonic() + 10
+            calls = backend.calls
+            while backend.calls < calls + 2 and time.monotonic() < deadline:
+                mon.next_sample(5)
+        before = mon.latest().index
+        assert mon.next_sample(5).index > before  # sampling goes on
