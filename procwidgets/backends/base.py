@@ -38,6 +38,12 @@ class Backend:
     name = "backend"
     supports_resources = False
     """Whether `submit(resources=...)` means something here; the pool refuses it otherwise."""
+    supports_successors = False
+    """Whether jobs can be handed ahead into a busy slot (`start(after=...)`, `lookahead`, `withdraw`)."""
+    withdraw_after = float("inf")
+    """Seconds a job may run before the jobs handed ahead behind it are withdrawn."""
+    on_progress: Callable[[], None] | None = None
+    """Set by the pool: called (engine thread) when more jobs may be handed ahead than before."""
 
     def bind(self, loop: asyncio.AbstractEventLoop, *, kill_grace: float, max_line: int) -> None:
         """Called once by the pool that owns this backend, on creation."""
@@ -48,9 +54,20 @@ class Backend:
         return os.cpu_count() or 1
 
     def start(self, job: Job, *, on_line: Callable[[str, str], None],
-              on_data: Callable[[str, bytes], None] | None, on_timeout: Callable[[], None]) -> Attempt:
-        """Start one attempt of `job` now; raise `SpawnError` if it cannot start."""
+              on_data: Callable[[str, bytes], None] | None, on_timeout: Callable[[], None],
+              after: Attempt | None = None) -> Attempt:
+        """Start one attempt of `job` now; raise `SpawnError` if it cannot start. With `after`
+        (only where `supports_successors`), the attempt is handed ahead into `after`'s slot: it
+        starts where `after` runs, once `after` has ended."""
         raise NotImplementedError
+
+    def lookahead(self, attempt: Attempt) -> int:
+        """How many jobs may wait handed ahead behind the running `attempt` now."""
+        return 0
+
+    def withdraw(self, attempt: Attempt, then: Callable[[bool], object]) -> None:
+        """Take back an attempt handed ahead; `then(True)` if it will never start, `then(False)` if it did."""
+        then(False)
 
     async def finish(self, attempt: Attempt) -> tuple[int, os.struct_rusage | None]:
         """Wait for the attempt's end and release what the backend held for it."""

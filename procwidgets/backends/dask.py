@@ -14,6 +14,15 @@ cluster. A worker lost mid-job is seen through the scheduler's event for that wo
 ends FAILED (`attempt.error` names the worker) and Dask is not allowed to re-run it behind the
 pool's back: the pool's `retries=` decides.
 
+Pipelining: handing a job over only when a slot is free costs a round trip through the Dask
+scheduler per job, which dominates when jobs last milliseconds. So while the pool's jobs are
+short (their typical run time below `pipeline_below`), the pool also hands up to a few queued jobs
+*ahead* into each busy slot: each goes to the worker of that slot (its `chain`), pinned there, and
+its process starts only once the job before it in the chain has ended there (`dask_worker`), so no
+more than `max_workers` ever run. Until the slot is theirs they stay QUEUED. The pool withdraws
+them (an atomic ask to the worker: withdrawn, or started already) to keep priorities exact when
+something is re-prioritised, cancelled or paused, or when the job ahead of them runs long.
+
 Threads: `start`, `send_signal`, `finish` and every state change run on the pool's engine thread;
 Dask's callbacks (its client loop, its future-callback thread) only post to it.
 """
@@ -22,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import math
 import os
 import signal
 import threading
@@ -59,6 +69,14 @@ RELEASE_SECONDS = 1.0
 """Finished tasks' keys are released together, at most this long after the first of them ended."""
 EXIT_WAIT_SECONDS = 2.0
 """After a started task was released by Dask, how long to wait for the worker's exit record."""
+PIPELINE_BELOW = 0.1
+"""Jobs are handed ahead while the pool's typical job runs shorter than this (seconds)."""
+HANDOFF_SECONDS = 0.02
+"""About one hand-off round trip through a busy scheduler: how much work to keep queued per slot."""
+MAX_LOOKAHEAD = 8
+"""At most this many jobs handed ahead into one slot."""
+TYPICAL_WEIGHT = 0.2
+"""Weight of the newest run time in the typical (exponentially averaged) one: one long job stops pipelining."""
 
 
 class DaskBackend(Backend):
@@ -73,8 +91,10 @@ class DaskBackend(Backend):
 
     name = "dask"
     supports_resources = True
+    supports_successors = True
 
-    def __init__(self, client_or_address: distributed.Client | str, *, flush_seconds: float = FLUSH_SECONDS) -> None:
+    def __init__(self, client_or_address: distributed.Client | str, *, flush_seconds: float = FLUSH_SECONDS,
+                 pipeline_below: float = PIPELINE_BELOW) -> None:
         if isinstance(client_or_address, str):
             self.client = distributed.Client(client_or_address)
             self._own_client = True
@@ -92,6 +112,13 @@ class DaskBackend(Backend):
         if not 0 < flush_seconds < float("inf"):
             raise ValueError(f"flush_seconds must be a positive, finite number of seconds, got {flush_seconds!r}")
         self.flush_seconds = float(flush_seconds)
+        if isinstance(pipeline_below, bool) or not isinstance(pipeline_below, (int, float)) \
+                or not 0 <= pipeline_below < float("inf"):
+            raise ValueError(f"pipeline_below must be a number of seconds >= 0 (0 turns pipelining off), "
+                             f"got {pipeline_below!r}")
+        self.pipeline_below = float(pipeline_below)
+        self.typical_seconds: float | None = None
+        """The pool's jobs' typical run time on the workers, averaged over recent ends."""
         self.topic = f"procwidgets-{uuid.uuid4().hex[:12]}"
         self._attempts: dict[str, DaskAttempt] = {}
         self._retired: OrderedDict[str, None] = OrderedDict()
@@ -121,17 +148,22 @@ class DaskBackend(Backend):
         self.client.subscribe_topic(self.topic, self._on_event)
 
     def start(self, job: Job, *, on_line: Callable[[str, str], None],
-              on_data: Callable[[str, bytes], None] | None, on_timeout: Callable[[], None]) -> Attempt:
+              on_data: Callable[[str, bytes], None] | None, on_timeout: Callable[[], None],
+              after: Attempt | None = None) -> Attempt:
         spec = job.spec
         key = f"{self.topic}-{job.id}-{job.attempts}"
         attempt = DaskAttempt(self, job, key, on_line=on_line, on_data=on_data, on_timeout=on_timeout)
+        if after is not None:  # handed ahead: the same slot, on the worker that slot runs on
+            assert isinstance(after, DaskAttempt) and after.home is not None
+            attempt.chain, attempt.home = after.chain, after.home
         resources = spec.resources
         try:
             future = self.client.submit(
                 dask_worker.run_job, key, self.topic, list(spec.argv), spec.cwd,
                 dict(spec.env) if spec.env else None, max_line=self.max_line, kill_grace=self.kill_grace,
-                send_bytes=on_data is not None, flush_seconds=self.flush_seconds,
-                key=key, pure=False, priority=job.priority, resources=dict(resources) if resources else None)
+                send_bytes=on_data is not None, flush_seconds=self.flush_seconds, chain=attempt.chain,
+                key=key, pure=False, priority=job.priority, resources=dict(resources) if resources else None,
+                workers=[attempt.home] if after is not None else None, allow_other_workers=False)
         except Exception as exc:  # noqa: BLE001 - a closed client, an unpicklable env: the job fails, not the pool
             attempt._ended()
             raise SpawnError(f"could not hand the job to Dask ({type(exc).__name__}: {exc}); "
@@ -157,7 +189,46 @@ class DaskBackend(Backend):
             self._release_timer = self.loop.call_later(RELEASE_SECONDS, self._release_done)
         if attempt.peak_rss is not None:  # sampled on the worker; a local Monitor cannot see the job
             attempt.job.peak_rss = max(attempt.job.peak_rss or 0, attempt.peak_rss)
+        if attempt.started_mono is not None and attempt.ended_mono is not None:
+            ran = attempt.ended_mono - attempt.started_mono
+            typical = self.typical_seconds
+            self.typical_seconds = ran if typical is None else typical + TYPICAL_WEIGHT * (ran - typical)
         return result
+
+    # -- pipelining (see the module docstring) ------------------------------------------------
+
+    @property
+    def withdraw_after(self) -> float:
+        """A job that runs longer than this gets back the jobs handed ahead behind it."""
+        return 5 * self.pipeline_below
+
+    def lookahead(self, attempt: Attempt) -> int:
+        """How many jobs may be handed ahead into `attempt`'s slot now: a few round trips' worth
+        of work while jobs are short, none once they are not (or before its worker is known)."""
+        assert isinstance(attempt, DaskAttempt)
+        typical = self.typical_seconds
+        if typical is None or typical >= self.pipeline_below or attempt.home is None:
+            return 0
+        if attempt.started_mono is not None and self.loop.time() - attempt.started_mono > self.withdraw_after:
+            return 0
+        return min(MAX_LOOKAHEAD, max(1, math.ceil(HANDOFF_SECONDS / max(typical, 1e-4))))
+
+    def withdraw(self, attempt: Attempt, then: Callable[[bool], object]) -> None:
+        """Ask the worker not to start a job handed ahead; `then(True)` once it surely never will
+        (its Dask task is cancelled too), `then(False)` if it started first."""
+        assert isinstance(attempt, DaskAttempt)
+        if attempt.worker is not None or attempt.done or attempt.home is None:
+            then(attempt.worker is None and attempt.done)
+            return
+
+        def answered(results: dict[str, Any]) -> None:
+            withdrawn = results.get(attempt.home) is True
+            if withdrawn:
+                attempt.withdrawn = True
+                self._cancel_future(attempt)
+            then(withdrawn)
+        self._io_call(functools.partial(self.client.run, dask_worker.withdraw_job, attempt.key,
+                                        workers=[attempt.home], on_error="return"), answered)
 
     def _release_done(self) -> None:
         """Drop our references to finished tasks, so the scheduler forgets their results."""
@@ -261,8 +332,12 @@ class DaskBackend(Backend):
                 self._lost(attempt.worker)
             return
         attempt.worker, attempt.pid = worker, msg["pid"]
+        attempt.home = attempt.home or worker
+        attempt.started_mono = self.loop.time()
         attempt.job.pid, attempt.job.worker = msg["pid"], worker
         self._watch_worker(worker)
+        if self.on_progress is not None:  # its slot's worker is known now: jobs may be handed ahead into it
+            self.on_progress()
         for sig in attempt._pending:
             self._signal(worker, attempt.key, sig)
         attempt._pending.clear()
@@ -276,7 +351,9 @@ class DaskBackend(Backend):
         elif future.status == "error":
             self._io_call(future.exception, lambda exc: self._task_failed(attempt, exc))
         elif attempt.worker is None:  # cancelled before it started: no process ever ran
-            if attempt.kill_reason is not None:
+            if attempt.withdrawn:
+                attempt._resolve(TASK_FAILED_RETURNCODE, error="withdrawn before it started")
+            elif attempt.kill_reason is not None:
                 attempt._resolve(-signal.SIGTERM)
             else:
                 attempt._resolve(TASK_FAILED_RETURNCODE, error=f"Dask cancelled the task before it started "
@@ -321,6 +398,11 @@ class DaskBackend(Backend):
             if attempt.worker == address and not attempt.done:
                 attempt._resolve(LOST_RETURNCODE, error=f"worker {address} was lost while running the job; "
                                                         f"its processes were killed with it")
+                self._cancel_future(attempt)
+            elif attempt.worker is None and attempt.home == address and not attempt.done:
+                # Handed ahead to that worker, never started: the pool queues it again.
+                attempt.withdrawn = True
+                attempt._resolve(LOST_RETURNCODE, error=f"worker {address} was lost before the job started there")
                 self._cancel_future(attempt)
 
     # -- calls into the cluster (helper thread) -------------------------------------------------

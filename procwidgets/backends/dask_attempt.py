@@ -40,6 +40,10 @@ class DaskAttempt(Attempt):
 
     `error` is set when the backend knows better than the return code why the attempt failed: the
     command could not start on the worker, the worker was lost, the task itself failed.
+
+    Pipelining: `chain` names the pool slot the attempt runs in (its first job's key); a job
+    handed ahead into a busy slot shares its chain and waits on the chain's `home` worker until
+    the job before it has ended there. `withdrawn` is True once the owner knows it never started.
     """
 
     def __init__(self, backend: DaskBackend, job: Job, key: str, *, on_line: Callable[[str, str], None],
@@ -51,6 +55,11 @@ class DaskAttempt(Attempt):
         self.error: str | None = None
         self.peak_rss: int | None = None
         self.future: distributed.Future | None = None
+        self.chain = key
+        self.home: str | None = None  # the worker its chain runs on, once known
+        self.withdrawn = False
+        self.started_mono: float | None = None  # loop time of the "start" event
+        self.ended_mono: float | None = None
         self._backend = backend
         self._on_line, self._on_data = on_line, on_data
         self._pending: list[int] = []  # signals sent before the worker reported the start
@@ -112,6 +121,10 @@ class DaskAttempt(Attempt):
                 self._early_exit = msg
                 self.loop.call_later(DRAIN_SECONDS, self._exit, {**msg, "seq": 0})
             return
+        if msg.get("withdrawn"):  # handed ahead, and the owner withdrew it before it could start
+            self.withdrawn = True
+            self._resolve(TASK_FAILED_RETURNCODE, error="withdrawn before it started")
+            return
         self.killed_hard = bool(msg.get("hard")) or self.killed_hard
         self.peak_rss = msg.get("peak_rss")
         if msg.get("error"):
@@ -123,4 +136,9 @@ class DaskAttempt(Attempt):
     def _resolve(self, returncode: int, usage: os.struct_rusage | None = None, *, error: str | None = None) -> None:
         if not self.done:
             self.error = error
+            self.ended_mono = self.loop.time()
             self._result.set_result((returncode, usage))
+
+    def on_resolved(self, callback: Callable[[], None]) -> None:
+        """Call `callback()` on the engine thread once the attempt's end is known."""
+        self._result.add_done_callback(lambda _: callback())

@@ -31,6 +31,7 @@ import os
 import signal
 import threading
 import time
+from collections import OrderedDict
 from typing import Any
 
 from ..core.process import (
@@ -45,7 +46,7 @@ from ..core.process import (
 )
 from ..core.watchdog import Watchdog
 
-__all__ = ["run_job", "sample_worker", "signal_job"]
+__all__ = ["run_job", "sample_worker", "signal_job", "withdraw_job"]
 
 MAX_MESSAGE = 32768
 """Characters of output per event; the scheduler keeps 1000 events per topic, so at most ~32 MB."""
@@ -56,6 +57,33 @@ ORPHAN_CHECK_SECONDS = 0.5
 PEAK_SAMPLE_SECONDS = 1.0
 """How often the job's tree RSS is summed for `job.peak_rss`."""
 STREAM_CODE = {"stdout": 0, "stderr": 1}
+CHAIN_POLL_SECONDS = 0.05
+"""How often a job handed ahead, waiting for its chain's turn, checks that Dask still wants it."""
+
+
+class _Chains:
+    """Pool slots on this worker: a job handed ahead (`DaskBackend` pipelining) names the chain of
+    the slot it will take, and its process starts only once the chain's previous job has ended
+    here. One process per chain at a time is what keeps the pool's `max_workers` exact."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._busy: set[str] = set()  # only chains with a job running here: nothing accumulates
+
+    def acquire(self, chain: str, timeout: float) -> bool:
+        with self._cond:
+            if not self._cond.wait_for(lambda: chain not in self._busy, timeout):
+                return False
+            self._busy.add(chain)
+            return True
+
+    def release(self, chain: str) -> None:
+        with self._cond:
+            self._busy.discard(chain)
+            self._cond.notify_all()
+
+
+_CHAINS = _Chains()
 
 
 class _Entry:
@@ -77,6 +105,11 @@ class _Registry:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.entries: dict[str, _Entry] = {}
+        # Keys that started here, and keys the owner withdrew before they started: which of the
+        # two happened first is decided under the lock (`claim` against `withdraw`). Bounded:
+        # the owner asks only about jobs it handed ahead moments ago.
+        self.claimed: OrderedDict[str, None] = OrderedDict()
+        self.withdrawn: OrderedDict[str, None] = OrderedDict()
         self._watchdog: Watchdog | None = None
         self._cpu_ready = False
         self._procs: dict[int, Any] = {}  # pid -> psutil.Process, kept so cpu_percent means something
@@ -95,6 +128,23 @@ class _Registry:
             self.entries[key] = entry
         return entry
 
+    def claim(self, key: str) -> bool:
+        """Mark `key` as starting now; False if the owner withdrew it first."""
+        with self.lock:
+            if key in self.withdrawn:
+                del self.withdrawn[key]
+                return False
+            _remember(self.claimed, key)
+            return True
+
+    def withdraw(self, key: str) -> bool:
+        """Make sure `key` never starts here; False if it has started already."""
+        with self.lock:
+            if key in self.claimed:
+                return False
+            _remember(self.withdrawn, key)
+            return True
+
     def remove(self, entry: _Entry) -> None:
         with self.lock:
             self.entries.pop(entry.key, None)
@@ -108,6 +158,20 @@ class _Registry:
 
 
 _REGISTRY = _Registry()
+REMEMBERED_KEYS = 10000
+
+
+def _remember(keys: OrderedDict[str, None], key: str) -> None:
+    keys[key] = None
+    while len(keys) > REMEMBERED_KEYS:
+        keys.popitem(last=False)
+
+
+def withdraw_job(key: str) -> bool:
+    """Make sure job `key`, handed ahead to this worker, never starts; False if it has started.
+
+    Called by the owner through `client.run(..., workers=[address])`."""
+    return _REGISTRY.withdraw(key)
 
 
 def _signal_entry(entry: _Entry, sig: int) -> bool:
@@ -143,8 +207,13 @@ def signal_job(key: str, sig: int) -> bool:
 
 
 def run_job(key: str, topic: str, argv: list[str], cwd: str | None, env: dict[str, str] | None, *,
-            max_line: int, kill_grace: float, send_bytes: bool, flush_seconds: float) -> dict[str, Any]:
+            max_line: int, kill_grace: float, send_bytes: bool, flush_seconds: float,
+            chain: str | None = None) -> dict[str, Any]:
     """The Dask task: run one job to its end here, streaming its output to `topic`.
+
+    With `chain`, the process starts only when no other job of that chain runs on this worker
+    (the owner hands jobs ahead of time to a busy slot; see `_Chains`); a job the owner withdrew
+    meanwhile (its task cancelled) never starts and reports `"withdrawn": True`.
 
     Returns (and also sends, so the owner needs no extra round trip) the exit record:
     `{"e": "exit", "k": key, "rc": int | None, "usage": [16 rusage fields] | None,
@@ -154,7 +223,17 @@ def run_job(key: str, topic: str, argv: list[str], cwd: str | None, env: dict[st
 
     runner = _Runner(get_worker(), key, topic, max_line=max_line, kill_grace=kill_grace,
                      send_bytes=send_bytes, flush_seconds=flush_seconds)
-    return asyncio.run(runner.run(argv, cwd, env))
+    if chain is None:
+        return asyncio.run(runner.run(argv, cwd, env))
+    while not _CHAINS.acquire(chain, CHAIN_POLL_SECONDS):
+        if not runner._still_wanted():
+            return runner._exit({"rc": None, "error": None, "withdrawn": True})
+    try:
+        if not runner._still_wanted():
+            return runner._exit({"rc": None, "error": None, "withdrawn": True})
+        return asyncio.run(runner.run(argv, cwd, env))
+    finally:
+        _CHAINS.release(chain)
 
 
 class _Runner:
@@ -178,6 +257,8 @@ class _Runner:
 
     async def run(self, argv: list[str], cwd: str | None, env: dict[str, str] | None) -> dict[str, Any]:
         loop = asyncio.get_running_loop()
+        if not _REGISTRY.claim(self.key):
+            return self._exit({"rc": None, "error": None, "withdrawn": True})
         try:
             proc = spawn(argv, cwd=cwd, env=env)
         except OSError as exc:

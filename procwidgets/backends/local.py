@@ -29,7 +29,10 @@ class LocalBackend(Backend):
         self._watchdog = Watchdog(kill_grace, self.token)
 
     def start(self, job: Job, *, on_line: Callable[[str, str], None],
-              on_data: Callable[[str, bytes], None] | None, on_timeout: Callable[[], None]) -> Attempt:
+              on_data: Callable[[str, bytes], None] | None, on_timeout: Callable[[], None],
+              after: Attempt | None = None) -> Attempt:
+        if after is not None:
+            raise ValueError("LocalBackend starts jobs now only; it does not take jobs handed ahead (after=)")
         spec = job.spec
         try:
             marker = f"{self.token}:{job.id}"

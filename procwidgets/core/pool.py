@@ -27,6 +27,7 @@ from .events import Event, EventBus, JobEvent, PoolEvent
 from .guard import CommandGuard, make_guard
 from .history import restore_job
 from .job import Job, JobSpec, JobState
+from .pool_ahead import PoolAhead
 from .pool_control import STOP_WATCH_SECONDS, PoolControl
 from .pool_history import PoolHistory
 from .scheduler import Policy, Scheduler
@@ -41,7 +42,7 @@ SUCCEEDED, FAILED, TIMED_OUT, CANCELLED = JobState.SUCCEEDED, JobState.FAILED, J
 _live_pools: weakref.WeakSet[ProcessPool] = weakref.WeakSet()
 
 
-class ProcessPool(PoolControl, PoolHistory):
+class ProcessPool(PoolControl, PoolAhead, PoolHistory):
     """Runs submitted commands as subprocesses, at most `max_workers` at a time.
 
     `policy` is "priority" (default: higher first, FIFO among equals), "fifo", "aging", or a
@@ -80,6 +81,7 @@ class ProcessPool(PoolControl, PoolHistory):
         self._jobs: dict[int, Job] = {}
         self._ids = itertools.count(1)
         self._running: dict[int, Attempt] = {}
+        self._init_ahead()
         self._supervisors: set[asyncio.Task[None]] = set()
         self._stop_watch: asyncio.TimerHandle | None = None
         self._dispatch_paused = False
@@ -92,6 +94,8 @@ class ProcessPool(PoolControl, PoolHistory):
                 self._jobs[row["id"]] = restore_job(self, row, events.get(row["id"], []), self._tail_lines)
         self._engine = Engine(name="procwidgets-pool")
         self._backend = backend
+        if backend.supports_successors:
+            backend.on_progress = self._hand_ahead
         try:
             backend.bind(self._engine.loop, kill_grace=self._kill_grace, max_line=self._max_line)
         except BaseException:
@@ -259,28 +263,40 @@ class ProcessPool(PoolControl, PoolHistory):
             job_id = self._scheduler.pop()
             if job_id is None:
                 return
-            self._start(self._jobs[job_id])
+            job = self._jobs[job_id]
+            attempt = self._begin_attempt(job)
+            if attempt is not None:
+                where = f"pid {attempt.pid}" if attempt.pid is not None else f"handed to the {self._backend.name}"
+                self._run(job, attempt, f"{where} backend" if attempt.pid is None else where)
+        if self._backend.supports_successors:
+            self._hand_ahead()
 
-    def _start(self, job: Job) -> None:
+    def _begin_attempt(self, job: Job, after: Attempt | None = None) -> Attempt | None:
+        """Start (or, with `after`, hand ahead) one attempt of `job`; None if it could not, and then
+        the job has ended FAILED with the reason."""
         job.attempts += 1
         log = self._open_log(job)
         try:
             attempt = self._backend.start(job, on_line=self._on_line_for(job),
                                           on_data=log.write if log is not None else None,
-                                          on_timeout=lambda: attempt.terminate("timeout"))
+                                          on_timeout=lambda: attempt.terminate("timeout"), after=after)
         except Exception as exc:  # noqa: BLE001 - a job that cannot start must end FAILED, never hang QUEUED
             reason = str(exc) if isinstance(exc, SpawnError) else f"could not start: {exc!r}"
             if log is not None:
                 log.note(reason)
                 log.close()
             self._finish(job, FAILED, reason)
-            return
+            return None
         attempt.log = log
+        return attempt
+
+    def _run(self, job: Job, attempt: Attempt, how: str) -> None:
+        """The attempt takes a slot: the job is RUNNING, supervised until the attempt ends."""
         self._running[job.id] = attempt
-        job.pid, job.worker, job.started_at, job.finished_at = attempt.pid, None, time.time(), None
+        job.pid, job.worker = attempt.pid, getattr(attempt, "worker", None)
+        job.started_at, job.finished_at = time.time(), None
         job.returncode = job.error = None
-        where = f"pid {attempt.pid}" if attempt.pid is not None else f"handed to the {self._backend.name} backend"
-        self._set_state(job, RUNNING, f"attempt {job.attempts}, {where}")
+        self._set_state(job, RUNNING, f"attempt {job.attempts}, {how}")
         task = self._engine.spawn(self._supervise(job, attempt), name=f"job-{job.id}")
         self._supervisors.add(task)
         task.add_done_callback(self._supervisors.discard)
@@ -303,6 +319,9 @@ class ProcessPool(PoolControl, PoolHistory):
             attempt.log.close()
             log_error = attempt.log.error
         del self._running[job.id]
+        if getattr(attempt, "withdrawn", False):  # handed ahead, and it never started: it did not run
+            self._requeue_unstarted(job, attempt)
+            return
         job.returncode = returncode
         if usage is not None:
             # Exact CPU time of the leader and every descendant it reaped, over all attempts. Its
@@ -325,6 +344,17 @@ class ProcessPool(PoolControl, PoolHistory):
         else:
             job.error = (log_error if state is SUCCEEDED else reason) or None
             self._finish(job, state, reason)
+        self._pass_slot_on(job)
+        self._dispatch()
+
+    def _requeue_unstarted(self, job: Job, attempt: Attempt) -> None:
+        job.attempts -= 1
+        if getattr(attempt, "withdraw_reason", None) == "cancel" or self._killing:
+            self._finish(job, CANCELLED, "cancelled before it started")
+        else:
+            self._set_state(job, QUEUED, "withdrawn before it started; queued again")
+            self._scheduler.put_back(job.id, job.priority, attempt.queue_place)  # type: ignore[attr-defined]
+        self._pass_slot_on(job)
         self._dispatch()
 
     def _set_state(self, job: Job, new: JobState, reason: str) -> None:
@@ -380,6 +410,7 @@ class ProcessPool(PoolControl, PoolHistory):
         if kill:
             self._killing = True
             self._dispatch_paused = True
+            self._cancel_handed_for_shutdown()
             for job in list(self._jobs.values()):
                 if job.state is QUEUED:
                     if job.id in self._scheduler:

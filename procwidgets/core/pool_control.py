@@ -38,6 +38,9 @@ class PoolControl:
     _bus: Any
     _max_workers: int
     _dispatch_paused: bool
+    _handed: dict[int, Any]  # jobs handed ahead into busy slots (see pool_ahead.py)
+    _withdraw: Callable[[int, str], None]  # provided by PoolAhead (annotated only: a stub here would shadow it)
+    _withdraw_all: Callable[[], None]
     _stop_watch: Any
     _lock: threading.Lock
     _guards: tuple[CommandGuard, ...]
@@ -73,6 +76,9 @@ class PoolControl:
         self._engine.call(self._set_priority, self._own(job), priority)
 
     def _cancel(self, job: Job) -> bool:
+        if job.state is QUEUED and job.id in self._handed:  # taken back from its worker (killed, if it just started)
+            self._withdraw(job.id, "cancel")
+            return True
         if job.state is QUEUED:
             if job.id in self._scheduler:
                 self._scheduler.remove(job.id)
@@ -103,9 +109,12 @@ class PoolControl:
     def _set_priority(self, job: Job, priority: int) -> None:
         if job.state.is_finished:
             raise ValueError(f"{job!r} is finished; its priority can no longer matter")
+        lowered = priority < job._priority
         job._priority = priority
         if job.id in self._scheduler:
             self._scheduler.reprioritise(job.id, priority)
+        elif lowered and job.id in self._handed:  # others may now come first: it goes back to the queue
+            self._withdraw(job.id, "requeue")
         self._persist(job)
         self._bus.emit(JobEvent(time.time(), "priority", job, job.state, job.state, f"priority {priority}"))
 
@@ -122,6 +131,8 @@ class PoolControl:
         self._engine.call(self._set_max_workers, value)
 
     def _set_max_workers(self, value: int) -> None:
+        if value < self._max_workers:
+            self._withdraw_all()  # fewer slots: what was handed ahead into them goes back to the queue
         self._max_workers = value
         self._bus.emit(PoolEvent(time.time(), "max_workers", str(value)))
         self._dispatch()
@@ -142,6 +153,8 @@ class PoolControl:
     def _set_dispatch_paused(self, paused: bool) -> None:
         if self._dispatch_paused != paused:
             self._dispatch_paused = paused
+            if paused:
+                self._withdraw_all()  # nothing handed ahead starts while the pool is paused
             self._bus.emit(PoolEvent(time.time(), "paused" if paused else "resumed"))
         self._dispatch()
 

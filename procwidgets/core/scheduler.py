@@ -184,6 +184,31 @@ class Scheduler:
                 ready[job_id] = live
         return None
 
+    def peek(self) -> int | None:
+        """The eligible job that `pop()` would return, left in place; None if there is none."""
+        heap, ready = self._heap, self._ready
+        while heap:
+            entry = heap[0]
+            if ready.get(entry[2]) is entry:
+                return entry[2]
+            heapq.heappop(heap)  # a dead entry (removed or reprioritised job): drop it for good
+        return None
+
+    def place(self, job_id: int) -> tuple[float, int]:
+        """An eligible job's place in the queue (when it was queued, its sequence number), so that
+        `put_back` can return it there after a `pop()` that did not lead to a start."""
+        entry = self._ready[job_id]
+        return entry[4], entry[1]
+
+    def put_back(self, job_id: int, priority: int, place: tuple[float, int]) -> None:
+        """Queue a popped job again at its old place among its equals (its priority may have changed)."""
+        if job_id in self._ready or job_id in self._waiting:
+            raise ValueError(f"job {job_id} is already queued")
+        enqueued_at, seq = place
+        entry = (self.policy.primary(priority, enqueued_at - self._epoch), seq, job_id, priority, enqueued_at)
+        self._ready[job_id] = entry
+        heapq.heappush(self._heap, entry)
+
     def remove(self, job_id: int) -> None:
         """Forget a queued job (cancel). O(1): its heap entry is left behind, dead."""
         if self._ready.pop(job_id, None) is None:
