@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import itertools
 import math
 import os
 import signal
@@ -74,6 +75,8 @@ PIPELINE_BELOW = 0.1
 HANDOFF_SECONDS = 0.02
 """About one hand-off round trip through a busy scheduler: how much work to keep queued per slot."""
 MAX_LOOKAHEAD = 8
+WITHDRAW_TIMEOUT = 10.0
+"""Longest wait for a worker's answer to a withdrawal (a lost worker's jobs are requeued anyway)."""
 """At most this many jobs handed ahead into one slot."""
 TYPICAL_WEIGHT = 0.2
 """Weight of the newest run time in the typical (exponentially averaged) one: one long job stops pipelining."""
@@ -121,8 +124,10 @@ class DaskBackend(Backend):
         """The pool's jobs' typical run time on the workers, averaged over recent ends."""
         self.topic = f"procwidgets-{uuid.uuid4().hex[:12]}"
         self._attempts: dict[str, DaskAttempt] = {}
+        self._handovers = itertools.count(1)
         self._retired: OrderedDict[str, None] = OrderedDict()
         self._workers_watched: set[str] = set()
+        self._workers_lost: set[str] = set()
         self._finished_futures: list[distributed.Future | None] = []
         self._release_timer: asyncio.TimerHandle | None = None
         self._io: ReaderThread | None = None
@@ -151,7 +156,8 @@ class DaskBackend(Backend):
               on_data: Callable[[str, bytes], None] | None, on_timeout: Callable[[], None],
               after: Attempt | None = None) -> Attempt:
         spec = job.spec
-        key = f"{self.topic}-{job.id}-{job.attempts}"
+        # Unique per hand-over: a job withdrawn and handed over again must not meet its old task.
+        key = f"{self.topic}-{job.id}-{job.attempts}-{next(self._handovers)}"
         attempt = DaskAttempt(self, job, key, on_line=on_line, on_data=on_data, on_timeout=on_timeout)
         if after is not None:  # handed ahead: the same slot, on the worker that slot runs on
             assert isinstance(after, DaskAttempt) and after.home is not None
@@ -163,7 +169,10 @@ class DaskBackend(Backend):
                 dict(spec.env) if spec.env else None, max_line=self.max_line, kill_grace=self.kill_grace,
                 send_bytes=on_data is not None, flush_seconds=self.flush_seconds, chain=attempt.chain,
                 key=key, pure=False, priority=job.priority, resources=dict(resources) if resources else None,
-                workers=[attempt.home] if after is not None else None, allow_other_workers=False)
+                workers=[attempt.home] if after is not None else None, allow_other_workers=False,
+                # Each submit its own generation: among equal priorities Dask then runs jobs in the
+                # order we hand them over (its default lumps 100 ms of submits together, unordered).
+                fifo_timeout=0)
         except Exception as exc:  # noqa: BLE001 - a closed client, an unpicklable env: the job fails, not the pool
             attempt._ended()
             raise SpawnError(f"could not hand the job to Dask ({type(exc).__name__}: {exc}); "
@@ -207,7 +216,8 @@ class DaskBackend(Backend):
         of work while jobs are short, none once they are not (or before its worker is known)."""
         assert isinstance(attempt, DaskAttempt)
         typical = self.typical_seconds
-        if typical is None or typical >= self.pipeline_below or attempt.home is None:
+        if typical is None or typical >= self.pipeline_below or attempt.home is None \
+                or attempt.home in self._workers_lost:
             return 0
         if attempt.started_mono is not None and self.loop.time() - attempt.started_mono > self.withdraw_after:
             return 0
@@ -220,6 +230,11 @@ class DaskBackend(Backend):
         if attempt.worker is not None or attempt.done or attempt.home is None:
             then(attempt.worker is None and attempt.done)
             return
+        if attempt.home in self._workers_lost:  # it can start nowhere now
+            attempt.withdrawn = True
+            self._cancel_future(attempt)
+            then(True)
+            return
 
         def answered(results: dict[str, Any]) -> None:
             withdrawn = results.get(attempt.home) is True
@@ -228,7 +243,8 @@ class DaskBackend(Backend):
                 self._cancel_future(attempt)
             then(withdrawn)
         self._io_call(functools.partial(self.client.run, dask_worker.withdraw_job, attempt.key,
-                                        workers=[attempt.home], on_error="return"), answered)
+                                        workers=[attempt.home], on_error="return",
+                                        callback_timeout=WITHDRAW_TIMEOUT), answered)
 
     def _release_done(self) -> None:
         """Drop our references to finished tasks, so the scheduler forgets their results."""
@@ -394,6 +410,7 @@ class DaskBackend(Backend):
             self._lost(address)
 
     def _lost(self, address: str) -> None:
+        self._workers_lost.add(address)
         for attempt in list(self._attempts.values()):
             if attempt.worker == address and not attempt.done:
                 attempt._resolve(LOST_RETURNCODE, error=f"worker {address} was lost while running the job; "
