@@ -35,11 +35,8 @@ import itertools
 import math
 import os
 import signal
-import threading
-import time
 import uuid
 import warnings
-import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -51,11 +48,11 @@ except ImportError as exc:  # pragma: no cover - exercised only where distribute
                       "(procwidgets runs without it; only the Dask backend needs it)") from exc
 
 from ..core.attempt import Attempt
-from ..core.samples import JobSample, WorkerSample
 from ..core.worker import ReaderThread
-from . import dask_worker
+from . import dask_membership, dask_worker
 from .base import Backend, RemoteReading, SpawnError
 from .dask_attempt import LOST_RETURNCODE, TASK_FAILED_RETURNCODE, DaskAttempt
+from .dask_metrics import read_remote, worker_metrics, worker_metrics_by_job
 
 if TYPE_CHECKING:
     from ..core.job import Job
@@ -75,9 +72,9 @@ PIPELINE_BELOW = 0.1
 HANDOFF_SECONDS = 0.02
 """About one hand-off round trip through a busy scheduler: how much work to keep queued per slot."""
 MAX_LOOKAHEAD = 8
+"""At most this many jobs handed ahead into one slot."""
 WITHDRAW_TIMEOUT = 10.0
 """Longest wait for a worker's answer to a withdrawal (a lost worker's jobs are requeued anyway)."""
-"""At most this many jobs handed ahead into one slot."""
 TYPICAL_WEIGHT = 0.2
 """Weight of the newest run time in the typical (exponentially averaged) one: one long job stops pipelining."""
 
@@ -262,7 +259,7 @@ class DaskBackend(Backend):
         except Exception:  # noqa: BLE001 - the client may be closed already; nothing is left to undo
             pass
         for address in self._workers_watched:
-            _watchers.remove(self.client, address, self)
+            dask_membership.watchers.remove(self.client, address, self)
         if self._io is not None:
             self._io.close(wait=False)
         if self._own_client:
@@ -272,12 +269,7 @@ class DaskBackend(Backend):
 
     def worker_metrics(self) -> dict[str, dict[str, Any]]:
         """`worker_metrics(client)`, with each worker's "jobs" keyed by this pool's job ids. Blocks."""
-        metrics = worker_metrics(self.client)
-        for sample in metrics.values():
-            jobs = sample.get("jobs")
-            if jobs is not None:
-                sample["jobs"] = {self._attempts[k].job.id: v for k, v in jobs.items() if k in self._attempts}
-        return metrics
+        return worker_metrics_by_job(self.client, self._attempts)
 
     def sample_remote(self, wall: float, timeout: float) -> RemoteReading:
         """Every worker's load and the pool's jobs on it, read on the workers (one `client.run`).
@@ -287,33 +279,7 @@ class DaskBackend(Backend):
         so remote lines share the time axis with this machine's. Storage I/O of remote jobs is
         not read (`read_bps`/`write_bps` are 0). Blocks: a monitor calls it on its reader thread.
         """
-        started = time.monotonic()
-        raw = self.client.run(dask_worker.sample_worker, on_error="return", callback_timeout=timeout)
-        wall += time.monotonic() - started  # when the readings were taken, about
-        workers: dict[str, WorkerSample] = {}
-        jobs: dict[int, JobSample] = {}
-        for address, reading in raw.items():
-            if not isinstance(reading, dict):
-                workers[address] = WorkerSample(wall, address, 0.0, 0, 0,
-                                                error=f"{type(reading).__name__}: {reading}")
-                continue
-            cpu, rss, mine = float(reading.get("worker_cpu_percent") or 0.0), int(reading["worker_rss"]), 0
-            for key, j in reading["jobs"].items():
-                cpu, rss = cpu + j["cpu_percent"], rss + j["rss"]
-                attempt = self._attempts.get(key)  # a plain dict read: safe from this thread
-                if attempt is None:
-                    continue  # another pool's job on a shared worker, or one just ended
-                mine += 1
-                job = attempt.job
-                jobs[job.id] = JobSample(
-                    time=wall, job_id=job.id, cpu_percent=float(j["cpu_percent"]), rss=int(j["rss"]),
-                    num_procs=int(j["processes"]), num_threads=int(j.get("threads", 0)), num_fds=None,
-                    read_bps=0.0, write_bps=0.0, cpu_seconds=float(j.get("cpu_seconds", 0.0)), name=job.name)
-            workers[address] = WorkerSample(
-                wall, address, cpu, rss, mine, host_cpu_percent=reading["cpu_percent"],
-                host_memory_used=int(reading["memory_used"]), host_memory_total=int(reading["memory_total"]),
-                cpu_count=int(reading.get("cpu_count") or 0))
-        return RemoteReading(workers, jobs)
+        return read_remote(self.client, self._attempts, wall, timeout)
 
     # -- events from Dask (posted to the engine thread) ---------------------------------------
 
@@ -400,10 +366,10 @@ class DaskBackend(Backend):
         if address in self._workers_watched:
             return
         self._workers_watched.add(address)
-        _watchers.add(self.client, address, self)
+        dask_membership.watchers.add(self.client, address, self)
         # It may have left before the subscription reached the scheduler: its stored events tell.
         self._io_call(functools.partial(self.client.get_events, address),
-                      lambda events: self._worker_event(address, _last_membership(events)))
+                      lambda events: self._worker_event(address, dask_membership.last_membership(events)))
 
     def _worker_event(self, address: str, msg: Any) -> None:
         if isinstance(msg, dict) and msg.get("action") == "remove-worker":
@@ -449,69 +415,3 @@ class DaskBackend(Backend):
             if then is not None:
                 then(f.result())
         future.add_done_callback(settle)
-
-
-class _WorkerWatchers:
-    """One subscription per (client, worker topic), shared by every backend on that client.
-
-    A client keeps one handler per topic, so two pools on one client must not each subscribe to
-    a worker's topic (the second would silence the first): the handler here fans out to all."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._by_client: weakref.WeakKeyDictionary[distributed.Client, dict[str, weakref.WeakSet[DaskBackend]]] = (
-            weakref.WeakKeyDictionary())
-
-    def add(self, client: distributed.Client, address: str, backend: DaskBackend) -> None:
-        with self._lock:
-            topics = self._by_client.setdefault(client, {})
-            backends = topics.get(address)
-            new = backends is None
-            if backends is None:
-                backends = topics[address] = weakref.WeakSet()
-            backends.add(backend)
-        if new:
-            def handler(event: tuple[float, Any]) -> None:  # on the client's loop thread
-                for watcher in list(backends):
-                    watcher._post(watcher._worker_event, address, event[1])
-            client.subscribe_topic(address, handler)
-
-    def remove(self, client: distributed.Client, address: str, backend: DaskBackend) -> None:
-        with self._lock:
-            topics = self._by_client.get(client, {})
-            backends = topics.get(address)
-            if backends is None:
-                return
-            backends.discard(backend)
-            if backends:
-                return
-            del topics[address]
-        try:
-            client.unsubscribe_topic(address)
-        except Exception:  # noqa: BLE001 - the client may be closed already
-            pass
-
-
-_watchers = _WorkerWatchers()
-
-
-def _last_membership(events: Any) -> dict[str, Any] | None:
-    """The latest "add-worker" or "remove-worker" record among a worker topic's stored events."""
-    for _, msg in reversed(tuple(events or ())):
-        if isinstance(msg, dict) and msg.get("action") in ("add-worker", "remove-worker"):
-            return msg
-    return None
-
-
-def worker_metrics(client: distributed.Client) -> dict[str, dict[str, Any]]:
-    """Each worker's host CPU and memory, and the jobs it runs, read on the workers themselves.
-
-    Returns `{address: {"time", "cpu_percent" (host, None on the first call), "cpu_count",
-    "memory_used", "memory_total", "worker_rss", "jobs": {task key: {"pid", "cpu_percent", "rss",
-    "processes"}}}}`; a worker that could not answer gets `{"error": "..."}`. Blocks for one round
-    trip to every worker: call it from a thread such as a monitor's reader, not the engine loop.
-    (Dask's own heartbeat metrics count the worker process only, not the jobs it spawned.)
-    """
-    results = client.run(dask_worker.sample_worker, on_error="return")
-    return {address: (r if isinstance(r, dict) else {"error": f"{type(r).__name__}: {r}"})
-            for address, r in results.items()}
