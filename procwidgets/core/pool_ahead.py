@@ -79,16 +79,19 @@ class PoolAhead:
         """Top up each busy slot with jobs handed ahead, as many as the backend asks for."""
         if self._dispatch_paused or self._killing or len(self._running) > self._max_workers:
             return
+        queue_done = False
         for head_id, head in list(self._running.items()):
             members = self._chains.get(head_id, [])
-            want = self._backend.lookahead(head)
+            # Not behind a paused job: it would hold them for as long as it stays paused.
+            want = 0 if queue_done or self._jobs[head_id].state is not JobState.RUNNING \
+                else self._backend.lookahead(head)
             while len(members) < want:
                 job_id = self._scheduler.peek()
-                if job_id is None:
-                    return
+                # A job that needs resources waits for a free slot (its slot's worker may lack them).
+                if job_id is None or self._jobs[job_id].spec.resources:
+                    queue_done = True
+                    break
                 job = self._jobs[job_id]
-                if job.spec.resources:  # its slot's worker may lack them: it waits for a free slot
-                    return
                 place = self._scheduler.place(job_id)
                 self._scheduler.pop()
                 tail = self._handed[members[-1]].attempt if members else head
