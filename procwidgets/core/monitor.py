@@ -292,6 +292,11 @@ class Monitor(MonitorWatch):
         """The attempt's tree is gone (pool hook, before the state event): complete the job's figures."""
         self._roots.pop(job.id, None)
         track = self._tracks.get(job.id)
+        if track is not None and self._remote is not None:  # sampled on its worker: only the peak to add
+            if track.attempt_peak > (job.peak_rss or 0):
+                job.peak_rss = track.attempt_peak
+            track.attempt_peak = 0
+            return
         if track is None or track.attempt is None:
             return
         from_rusage = (job.cpu_seconds or 0.0) - track.cpu_before

@@ -104,5 +104,6 @@ class Tracks:
             track = self._tracks.get(key)
             if track is not None and not track.finished:
                 track.ring.append(sample)
+                track.attempt_peak = max(track.attempt_peak, sample.rss)
                 kept[key] = sample
         return kept
