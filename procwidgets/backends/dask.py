@@ -35,6 +35,7 @@ import itertools
 import math
 import os
 import signal
+import time
 import uuid
 import warnings
 from collections import OrderedDict
@@ -315,7 +316,7 @@ class DaskBackend(Backend):
             return
         attempt.worker, attempt.pid = worker, msg["pid"]
         attempt.home = attempt.home or worker
-        attempt.started_mono = self.loop.time()
+        attempt.started_mono, attempt.started_wall = self.loop.time(), time.time()
         attempt.job.pid, attempt.job.worker = msg["pid"], worker
         self._watch_worker(worker)
         if self.on_progress is not None:  # its slot's worker is known now: jobs may be handed ahead into it

@@ -59,6 +59,7 @@ class DaskAttempt(Attempt):
         self.home: str | None = None  # the worker its chain runs on, once known
         self.withdrawn = False
         self.started_mono: float | None = None  # loop time of the "start" event
+        self.started_wall: float | None = None  # and its wall-clock time, for `job.started_at`
         self.ended_mono: float | None = None
         self._backend = backend
         self._on_line, self._on_data = on_line, on_data

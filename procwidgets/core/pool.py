@@ -294,7 +294,8 @@ class ProcessPool(PoolControl, PoolAhead, PoolHistory):
         """The attempt takes a slot: the job is RUNNING, supervised until the attempt ends."""
         self._running[job.id] = attempt
         job.pid, job.worker = attempt.pid, getattr(attempt, "worker", None)
-        job.started_at, job.finished_at = time.time(), None
+        # A job handed ahead may have started on its worker before its slot came: that is its start.
+        job.started_at, job.finished_at = getattr(attempt, "started_wall", None) or time.time(), None
         job.returncode = job.error = None
         self._set_state(job, RUNNING, f"attempt {job.attempts}, {how}")
         task = self._engine.spawn(self._supervise(job, attempt), name=f"job-{job.id}")
