@@ -28,7 +28,10 @@ def py(code: str) -> list[str]:
 
 
 def warm(pool: pw.ProcessPool) -> None:
-    """A few tiny jobs, so the backend knows jobs are short and starts handing ahead."""
+    """A few tiny jobs, so the backend knows jobs are short and starts handing ahead. The bar is
+    raised from 0.1 s so that a loaded test machine still counts `true` as short, and jobs wait
+    behind a blocker for 2.5 s (5 x the bar) before they are given back: time for each test's move."""
+    pool.backend.pipeline_below = 0.5
     jobs = [pool.submit(["true"]) for _ in range(4)]
     assert all(job.wait(60) is JobState.SUCCEEDED for job in jobs)
     assert pool.backend.typical_seconds < pool.backend.pipeline_below
