@@ -204,5 +204,8 @@ class PoolAhead:
         """Shutdown(kill=True): every handed job is told to stop (it may have just started) and ends CANCELLED."""
         for job_id, handed in list(self._handed.items()):
             handed.why = "cancel"
+            # Withdrawn on its worker first (the backend's calls go out in order), so that the kill
+            # of the job ahead cannot let it start there in the moment before its task is dropped.
+            self._backend.withdraw(handed.attempt, lambda never_starts: None)
             handed.attempt.terminate("shutdown")
             self._put_back(self._jobs[job_id], handed, "pool shut down")

@@ -170,3 +170,16 @@ def test_jobs_handed_ahead_to_a_lost_worker_run_elsewhere(make_pool, client, tmp
     assert all(job.state is JobState.SUCCEEDED and job.attempts == 1 for job in followers), \
         [(job.state, job.error) for job in followers]
     assert sorted(ran.read_text().split()) == [f"f{i}" for i in range(4)]
+
+
+def test_shutdown_cancels_the_jobs_handed_ahead_and_none_of_them_runs(client, tmp_path):
+    pool = pw.ProcessPool(max_workers=1, backend=DaskBackend(client), store=None)
+    warm(pool)
+    go, ran = tmp_path / "go", tmp_path / "ran"
+    head = blocker(pool, go)
+    followers = [pool.submit(writer(ran, f"f{i}"), name=f"f{i}") for i in range(4)]
+    wait_for(lambda: len(handed(pool)) == 4, timeout=30)
+    pool.shutdown(kill=True)
+    assert head.state is JobState.CANCELLED
+    assert [(job.state, job.error) for job in followers] == [(JobState.CANCELLED, "pool shut down")] * 4
+    assert not ran.exists()
