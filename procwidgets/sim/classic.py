@@ -25,6 +25,19 @@ def _arrival_order(jobs: Sequence[SimJob]) -> list[int]:
     return sorted(range(len(jobs)), key=lambda i: (jobs[i].arrival, i))
 
 
+def _admit(jobs: Sequence[SimJob], pending: deque[int], ready: list[int] | deque[int], now: float,
+           raw: list[Slice]) -> float | None:
+    """Move the jobs that have arrived by `now` into `ready`. If none is ready, record the CPU idle
+    until the next arrival and return that time (the caller goes round again from there)."""
+    while pending and jobs[pending[0]].arrival <= now:
+        ready.append(pending.popleft())
+    if ready:
+        return None
+    nxt = jobs[pending[0]].arrival
+    raw.append(Slice(now, nxt, None))
+    return nxt
+
+
 def _finish(raw: list[Slice], first: list[float | None], end: list[float | None], dispatches: int) -> Run:
     return merge_slices(raw), first, end, dispatches  # type: ignore[return-value]
 
@@ -48,12 +61,9 @@ def _nonpreemptive(jobs: Sequence[SimJob], key: Callable[[int], tuple]) -> Run:
     raw: list[Slice] = []
     now: float = 0
     while pending or ready:
-        while pending and jobs[pending[0]].arrival <= now:
-            ready.append(pending.popleft())
-        if not ready:
-            nxt = jobs[pending[0]].arrival
-            raw.append(Slice(now, nxt, None))
-            now = nxt
+        idle_until = _admit(jobs, pending, ready, now, raw)
+        if idle_until is not None:
+            now = idle_until
             continue
         job = min(ready, key=key)
         ready.remove(job)
@@ -80,12 +90,9 @@ def stcf(jobs: Sequence[SimJob]) -> Run:
     current: int | None = None
     dispatches = 0
     while pending or ready:
-        while pending and jobs[pending[0]].arrival <= now:
-            ready.append(pending.popleft())
-        if not ready:
-            nxt = jobs[pending[0]].arrival
-            raw.append(Slice(now, nxt, None))
-            now, current = nxt, None
+        idle_until = _admit(jobs, pending, ready, now, raw)
+        if idle_until is not None:
+            now, current = idle_until, None
             continue
         job = min(ready, key=lambda i: (left[i], i != current, i))
         if job != current:
@@ -120,12 +127,9 @@ def rr(jobs: Sequence[SimJob], quantum: float) -> Run:
     now: float = 0
     dispatches = 0
     while pending or queue:
-        while pending and jobs[pending[0]].arrival <= now:
-            queue.append(pending.popleft())
-        if not queue:
-            nxt = jobs[pending[0]].arrival
-            raw.append(Slice(now, nxt, None))
-            now = nxt
+        idle_until = _admit(jobs, pending, queue, now, raw)
+        if idle_until is not None:
+            now = idle_until
             continue
         job = queue.popleft()
         dispatches += 1
