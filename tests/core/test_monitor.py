@@ -719,7 +719,7 @@ def test_bad_arguments_say_what_is_expected(pool) -> None:
 # -- house rules ---------------------------------------------------------------------------
 
 CORE = pathlib.Path(__file__).resolve().parents[2] / "procwidgets" / "core"
-MONITOR_MODULES = ["monitor.py", "monitor_watch.py", "tracks.py", "readers.py", "sampler.py", "procfs.py",
+MONITOR_MODULES = ["monitor.py", "monitor_watch.py", "tracks.py", "readers.py", "reading.py", "sampler.py", "procfs.py",
                    "psreader.py", "ring.py", "samples.py", "worker.py"]
 
 
