@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
+import pytest
 from faultkit import assert_every_job_recorded, assert_no_leak, mounted
 
 import procwidgets as pw
@@ -108,8 +109,10 @@ def test_full_store_disk_loses_no_record_once_space_is_back(tmp_path):
             first = pool.submit([sys.executable, "-c", "pass"])  # reserves a block of ids while there is room
             assert first.wait(30) is JobState.SUCCEEDED
             filler = fill(str(store))
-            jobs = [first] + [pool.submit([sys.executable, "-c", PRINTER, str(n)], name=f"printer {n}") for n in SIZES]
-            pool.wait(60)
+            with pytest.warns(RuntimeWarning, match="store writes failing.*held in memory"):  # the user is told
+                jobs = [first] + [pool.submit([sys.executable, "-c", PRINTER, str(n)], name=f"printer {n}")
+                                  for n in SIZES]
+                pool.wait(60)
             assert all(j.state is JobState.SUCCEEDED and j.error.startswith("log writing stopped") for j in jobs[1:])
             os.unlink(filler)  # space is back
             last = pool.submit([sys.executable, "-c", "print('last')"])
