@@ -88,6 +88,9 @@ class DaskBackend(Backend):
     `env=` laid over it and `cwd=` a directory there; procwidgets must be installed on the workers.
     A job may ask for worker resources (`resources={"GPU": 1}`), which Dask honours; a job asking
     for resources no worker has waits in Dask (it holds its pool slot) until such a worker joins.
+    While the pool's jobs typically run shorter than `pipeline_below` seconds, queued jobs are
+    handed ahead into busy slots (see the module docstring); `pipeline_below=0` turns that off.
+    `flush_seconds` is how often a running job's new output is sent back.
     """
 
     name = "dask"
