@@ -116,9 +116,11 @@ class DaskBackend(Backend):
         if not 0 < flush_seconds < float("inf"):
             raise ValueError(f"flush_seconds must be a positive, finite number of seconds, got {flush_seconds!r}")
         self.flush_seconds = float(flush_seconds)
-        if isinstance(pipeline_below, bool) or not isinstance(pipeline_below, (int, float)) \
-                or not 0 <= pipeline_below < float("inf"):
-            raise ValueError(f"pipeline_below must be a number of seconds >= 0 (0 turns pipelining off), "
+        if isinstance(pipeline_below, bool) or not isinstance(pipeline_below, (int, float)):
+            raise TypeError(f"pipeline_below must be a number of seconds, got {pipeline_below!r} "
+                            f"({type(pipeline_below).__name__})")
+        if not 0 <= pipeline_below < float("inf"):
+            raise ValueError(f"pipeline_below must be a finite number of seconds >= 0 (0 turns pipelining off), "
                              f"got {pipeline_below!r}")
         self.pipeline_below = float(pipeline_below)
         self.typical_seconds: float | None = None

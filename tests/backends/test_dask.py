@@ -394,6 +394,10 @@ def test_bad_arguments_say_what_is_expected(client):
         DaskBackend(client, flush_seconds="fast")
     with pytest.raises(ValueError, match="positive, finite"):
         DaskBackend(client, flush_seconds=0)
+    with pytest.raises(TypeError, match="pipeline_below must be a number of seconds"):
+        DaskBackend(client, pipeline_below="short")
+    with pytest.raises(ValueError, match=r"finite number of seconds >= 0 \(0 turns pipelining off\)"):
+        DaskBackend(client, pipeline_below=-1)
     backend = DaskBackend(client)
     pool = pw.ProcessPool(backend=backend, store=None)
     try:
