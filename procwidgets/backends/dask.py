@@ -358,6 +358,9 @@ class DaskBackend(Backend):
         if isinstance(exc, ImportError) and "procwidgets" in str(exc):
             error = (f"procwidgets is not importable on {where} ({exc}); install the same procwidgets "
                      f"on every worker: DaskBackend runs each job through it")
+        elif isinstance(exc, TypeError) and "run_job()" in str(exc):  # an older procwidgets on the worker
+            error = (f"the procwidgets on {where} does not match this one ({exc}); install the same "
+                     f"procwidgets version on every worker")
         elif type(exc).__name__ == "KilledWorker":
             last = getattr(getattr(exc, "last_worker", None), "address", None) or where
             error = f"worker {last} was lost while running the job (Dask gave up on the task after losing workers)"

@@ -387,6 +387,20 @@ def test_more_slots_than_threads_lets_dask_queue_jobs_ahead(make_pool):
     assert [job.wait(30) for job in jobs] == [JobState.CANCELLED] * 4
 
 
+def test_a_worker_with_another_procwidgets_version_is_named(make_pool, client):
+    def install_an_older_run_job() -> None:  # what an older procwidgets on the worker looks like
+        from procwidgets.backends import dask_worker
+
+        def run_job(key, topic, argv, cwd, env, *, max_line, kill_grace, send_bytes, flush_seconds):
+            raise AssertionError("not reached: the owner passes arguments this one does not take")
+        dask_worker.run_job = run_job
+    client.run(install_an_older_run_job)
+    pool = make_pool()
+    job = pool.submit(["true"])
+    assert job.wait(30) is JobState.FAILED
+    assert "does not match this one" in job.error and "same procwidgets version on every worker" in job.error
+
+
 def test_bad_arguments_say_what_is_expected(client):
     with pytest.raises(TypeError, match="distributed.Client or a scheduler address"):
         DaskBackend(42)
