@@ -183,3 +183,19 @@ def test_shutdown_cancels_the_jobs_handed_ahead_and_none_of_them_runs(client, tm
     assert head.state is JobState.CANCELLED
     assert [(job.state, job.error) for job in followers] == [(JobState.CANCELLED, "pool shut down")] * 4
     assert not ran.exists()
+
+
+def test_a_handed_jobs_timeout_counts_from_when_its_slot_is_its_own_and_retries_still_apply(make_pool, tmp_path):
+    pool = make_pool(max_workers=1)
+    warm(pool)
+    go, ran = tmp_path / "go", tmp_path / "ran"
+    blocker(pool, go)
+    timed = pool.submit(py("import time; time.sleep(0.2)"), timeout=1.0, name="timed")
+    flaky = pool.submit(py(f"open({str(ran)!r}, 'a').write('try\\n'); raise SystemExit(3)"), retries=1, name="flaky")
+    wait_for(lambda: {timed.id, flaky.id} <= handed(pool), timeout=30)
+    clock = pool.engine.call(lambda: (pool._handed[timed.id].attempt._timer, pool._handed[timed.id].attempt._time_left))
+    assert clock[0] is None and clock[1] > 0.99  # stopped at hand-over: waiting does not count toward it
+    go.touch()
+    assert timed.wait(30) is JobState.SUCCEEDED
+    assert flaky.wait(30) is JobState.FAILED and flaky.attempts == 2 and flaky.returncode == 3
+    assert ran.read_text().split() == ["try", "try"]
