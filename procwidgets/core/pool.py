@@ -16,7 +16,7 @@ import threading
 import time
 import warnings
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
 
 from ..backends.base import Backend, SpawnError
@@ -266,8 +266,8 @@ class ProcessPool(PoolControl, PoolAhead, PoolHistory):
             job = self._jobs[job_id]
             attempt = self._begin_attempt(job)
             if attempt is not None:
-                where = f"pid {attempt.pid}" if attempt.pid is not None else f"handed to the {self._backend.name}"
-                self._run(job, attempt, f"{where} backend" if attempt.pid is None else where)
+                self._run(job, attempt, f"pid {attempt.pid}" if attempt.pid is not None
+                          else f"handed to the {self._backend.name} backend")
         if self._backend.supports_successors:
             self._hand_ahead()
 
@@ -298,11 +298,15 @@ class ProcessPool(PoolControl, PoolAhead, PoolHistory):
         job.started_at, job.finished_at = getattr(attempt, "started_wall", None) or time.time(), None
         job.returncode = job.error = None
         self._set_state(job, RUNNING, f"attempt {job.attempts}, {how}")
-        task = self._engine.spawn(self._supervise(job, attempt), name=f"job-{job.id}")
-        self._supervisors.add(task)
-        task.add_done_callback(self._supervisors.discard)
+        self._spawn_supervised(self._supervise(job, attempt), f"job-{job.id}")
         if self._stop_watch is None:
             self._stop_watch = self._engine.loop.call_later(STOP_WATCH_SECONDS, self._watch_stops)
+
+    def _spawn_supervised(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        """Run `work` on the engine; shutdown waits for it."""
+        task = self._engine.spawn(work, name=name)
+        self._supervisors.add(task)
+        task.add_done_callback(self._supervisors.discard)
 
     @staticmethod
     def _on_line_for(job: Job) -> Callable[[str, str], None]:

@@ -15,8 +15,9 @@ more than `max_workers` ever run. What stays exact, and how:
   queue, `Scheduler.put_back`) or has started (it keeps its turn; a cancel then kills it).
 * A handed job whose worker is lost before it started is queued again: it never ran.
 
-Uses the pool's `_engine`, `_scheduler`, `_jobs`, `_running`, `_backend`, `_supervisors`,
-`_max_workers`, `_dispatch_paused`, `_killing`, `_begin_attempt`, `_run`, `_finish`, `_dispatch`.
+Uses the pool's `_engine`, `_scheduler`, `_jobs`, `_running`, `_backend`,
+`_max_workers`, `_dispatch_paused`, `_killing`, `_begin_attempt`, `_run`, `_finish`, `_dispatch`,
+`_spawn_supervised`.
 All on the engine thread.
 """
 
@@ -36,8 +37,8 @@ __all__ = ["PoolAhead"]
 class _Handed:
     """A job handed ahead into a busy slot, not yet running there."""
 
-    attempt: Any  # the backend's attempt (a DaskAttempt): pid and worker once it started on the worker
-    place: tuple[float, int]  # its place in the queue, to go back to if withdrawn
+    attempt: Any  # the backend's attempt (a DaskAttempt): pid and worker once it started on the worker,
+    # and `queue_place`, its place in the queue to go back to if withdrawn (also after it took its slot)
     head: int  # the id of the running job whose slot it waits for
     why: str | None = None  # a withdrawal under way: "cancel" or "requeue"
 
@@ -50,7 +51,6 @@ class PoolAhead:
     _engine: Any
     _scheduler: Any
     _backend: Any
-    _supervisors: set[asyncio.Task[None]]
     _max_workers: int
     _dispatch_paused: bool
     _killing: bool
@@ -71,6 +71,9 @@ class PoolAhead:
         raise NotImplementedError
 
     def _dispatch(self) -> None:
+        raise NotImplementedError
+
+    def _spawn_supervised(self, work: Any, name: str) -> None:
         raise NotImplementedError
 
     # -- handing ahead ------------------------------------------------------------------------
@@ -100,7 +103,7 @@ class PoolAhead:
                     continue
                 attempt.pause_clock()  # the timeout counts from when the slot is its own
                 attempt.queue_place = place
-                self._handed[job.id] = _Handed(attempt, place, head_id)
+                self._handed[job.id] = _Handed(attempt, head_id)
                 members.append(job.id)
                 self._chains[head_id] = members
                 attempt.on_resolved(lambda job=job, attempt=attempt: self._handed_resolved(job, attempt))
@@ -188,7 +191,7 @@ class PoolAhead:
         if handed.why == "cancel" or self._killing:
             self._finish(job, JobState.CANCELLED, reason)
         else:
-            self._scheduler.put_back(job.id, job.priority, handed.place)
+            self._scheduler.put_back(job.id, job.priority, handed.attempt.queue_place)
 
     def _release_unstarted(self, attempt: Any) -> None:
         """Let the backend forget an attempt that never started (once Dask confirms its end)."""
@@ -196,9 +199,7 @@ class PoolAhead:
             await self._backend.finish(attempt)
             if attempt.log is not None:
                 attempt.log.close()
-        task = self._engine.spawn(release(), name="procwidgets-withdrawn")
-        self._supervisors.add(task)
-        task.add_done_callback(self._supervisors.discard)
+        self._spawn_supervised(release(), "procwidgets-withdrawn")
 
     def _cancel_handed_for_shutdown(self) -> None:
         """Shutdown(kill=True): every handed job is told to stop (it may have just started) and ends CANCELLED."""

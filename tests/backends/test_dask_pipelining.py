@@ -53,6 +53,15 @@ def handed(pool: pw.ProcessPool) -> set[int]:
     return pool.engine.call(lambda: set(pool._handed))
 
 
+def behind_blocker(pool: pw.ProcessPool, tmp_path, n: int) -> tuple[pw.Job, list[pw.Job], os.PathLike, os.PathLike]:
+    """A blocker holding its slot until the file `go` exists, then `n` jobs "f0".."f{n-1}" that each
+    append their name to the file `ran`: (blocker, followers, go, ran)."""
+    go, ran = tmp_path / "go", tmp_path / "ran"
+    head = blocker(pool, go)
+    followers = [pool.submit(writer(ran, f"f{i}"), name=f"f{i}") for i in range(n)]
+    return head, followers, go, ran
+
+
 def test_jobs_handed_ahead_never_exceed_max_workers(tmp_path):
     # One worker with 4 threads and a limit of 2: Dask alone would run 4 at once.
     with distributed.LocalCluster(n_workers=1, threads_per_worker=4, processes=True, host="127.0.0.1",
@@ -96,9 +105,7 @@ def test_an_urgent_job_overtakes_all_but_the_jobs_already_handed_ahead(make_pool
 def test_a_cancelled_job_handed_ahead_never_runs(make_pool, tmp_path):
     pool = make_pool(max_workers=1)
     warm(pool)
-    go, ran = tmp_path / "go", tmp_path / "ran"
-    head = blocker(pool, go)
-    followers = [pool.submit(writer(ran, f"f{i}"), name=f"f{i}") for i in range(4)]
+    head, followers, go, ran = behind_blocker(pool, tmp_path, 4)
     wait_for(lambda: len(handed(pool)) >= 2, timeout=30)
     victim = next(job for job in followers if job.id in handed(pool))
     assert victim.cancel()
@@ -113,9 +120,7 @@ def test_a_cancelled_job_handed_ahead_never_runs(make_pool, tmp_path):
 def test_pausing_takes_back_what_was_handed_ahead_and_keeps_the_order(make_pool, tmp_path):
     pool = make_pool(max_workers=1)
     warm(pool)
-    go, ran = tmp_path / "go", tmp_path / "ran"
-    head = blocker(pool, go)
-    followers = [pool.submit(writer(ran, f"f{i}"), name=f"f{i}") for i in range(5)]
+    head, followers, go, ran = behind_blocker(pool, tmp_path, 5)
     wait_for(lambda: handed(pool), timeout=30)
     pool.pause()
     wait_for(lambda: not handed(pool), timeout=30)  # each withdrawn: it will never start where it was
@@ -131,9 +136,7 @@ def test_pausing_takes_back_what_was_handed_ahead_and_keeps_the_order(make_pool,
 def test_lowering_a_handed_jobs_priority_sends_it_back_behind_the_others(make_pool, tmp_path):
     pool = make_pool(max_workers=1)
     warm(pool)
-    go, ran = tmp_path / "go", tmp_path / "ran"
-    blocker(pool, go)
-    followers = [pool.submit(writer(ran, f"f{i}"), name=f"f{i}") for i in range(4)]
+    _, followers, go, ran = behind_blocker(pool, tmp_path, 4)
     wait_for(lambda: followers[0].id in handed(pool), timeout=30)
     pool.set_priority(followers[0], -5)
     wait_for(lambda: followers[0].id not in handed(pool), timeout=30)
@@ -145,9 +148,7 @@ def test_lowering_a_handed_jobs_priority_sends_it_back_behind_the_others(make_po
 def test_a_job_that_runs_long_gives_back_the_jobs_waiting_behind_it(make_pool, tmp_path):
     pool = make_pool()  # 2 slots
     warm(pool)
-    go, ran = tmp_path / "go", tmp_path / "ran"
-    head = blocker(pool, go)
-    followers = [pool.submit(writer(ran, f"f{i}"), name=f"f{i}") for i in range(12)]
+    head, followers, go, ran = behind_blocker(pool, tmp_path, 12)
     # Those handed behind the blocker go back to the queue after withdraw_after and run in the
     # other slot: all end while the blocker still runs.
     wait_for(lambda: all(job.state is JobState.SUCCEEDED for job in followers), timeout=60)
@@ -160,9 +161,7 @@ def test_a_job_that_runs_long_gives_back_the_jobs_waiting_behind_it(make_pool, t
 def test_jobs_handed_ahead_to_a_lost_worker_run_elsewhere(make_pool, client, tmp_path):
     pool = make_pool(max_workers=1)
     warm(pool)
-    go, ran = tmp_path / "go", tmp_path / "ran"
-    head = blocker(pool, go)
-    followers = [pool.submit(writer(ran, f"f{i}"), name=f"f{i}") for i in range(4)]
+    head, followers, go, ran = behind_blocker(pool, tmp_path, 4)
     wait_for(lambda: handed(pool), timeout=30)
     os.kill(client.run(os.getpid)[head.worker], signal.SIGKILL)
     assert head.wait(60) is JobState.FAILED and head.worker in head.error
@@ -175,9 +174,7 @@ def test_jobs_handed_ahead_to_a_lost_worker_run_elsewhere(make_pool, client, tmp
 def test_shutdown_cancels_the_jobs_handed_ahead_and_none_of_them_runs(client, tmp_path):
     pool = pw.ProcessPool(max_workers=1, backend=DaskBackend(client), store=None)
     warm(pool)
-    go, ran = tmp_path / "go", tmp_path / "ran"
-    head = blocker(pool, go)
-    followers = [pool.submit(writer(ran, f"f{i}"), name=f"f{i}") for i in range(4)]
+    head, followers, go, ran = behind_blocker(pool, tmp_path, 4)
     wait_for(lambda: len(handed(pool)) == 4, timeout=30)
     pool.shutdown(kill=True)
     assert head.state is JobState.CANCELLED
