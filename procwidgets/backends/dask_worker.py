@@ -227,10 +227,10 @@ def run_job(key: str, topic: str, argv: list[str], cwd: str | None, env: dict[st
         return asyncio.run(runner.run(argv, cwd, env))
     while not _CHAINS.acquire(chain, CHAIN_POLL_SECONDS):
         if not runner._still_wanted():
-            return runner._exit({"rc": None, "error": None, "withdrawn": True})
+            return runner.withdrawn()
     try:
         if not runner._still_wanted():
-            return runner._exit({"rc": None, "error": None, "withdrawn": True})
+            return runner.withdrawn()
         return asyncio.run(runner.run(argv, cwd, env))
     finally:
         _CHAINS.release(chain)
@@ -258,7 +258,7 @@ class _Runner:
     async def run(self, argv: list[str], cwd: str | None, env: dict[str, str] | None) -> dict[str, Any]:
         loop = asyncio.get_running_loop()
         if not _REGISTRY.claim(self.key):
-            return self._exit({"rc": None, "error": None, "withdrawn": True})
+            return self.withdrawn()
         try:
             proc = spawn(argv, cwd=cwd, env=env)
         except OSError as exc:
@@ -285,6 +285,10 @@ class _Runner:
             _REGISTRY.remove(entry)
         return self._exit({"rc": returncode, "usage": list(usage) if usage is not None else None,
                            "hard": entry.killed_hard, "error": None})
+
+    def withdrawn(self) -> dict[str, Any]:
+        """The exit record of a job the owner took back before it started: no process ran."""
+        return self._exit({"rc": None, "error": None, "withdrawn": True})
 
     def _exit(self, record: dict[str, Any]) -> dict[str, Any]:
         record.update(e="exit", seq=self.seq, peak_rss=self.peak_rss)

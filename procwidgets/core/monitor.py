@@ -293,8 +293,7 @@ class Monitor(MonitorWatch):
         self._roots.pop(job.id, None)
         track = self._tracks.get(job.id)
         if track is not None and self._remote is not None:  # sampled on its worker: only the peak to add
-            if track.attempt_peak > (job.peak_rss or 0):
-                job.peak_rss = track.attempt_peak
+            track.raise_peak(job)
             track.attempt_peak = 0
             return
         if track is None or track.attempt is None:

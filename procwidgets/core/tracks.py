@@ -40,12 +40,16 @@ class Track:
             self.attempt_cpu = sample.cpu_seconds
             self.attempt_peak = max(self.attempt_peak, sample.rss)
 
+    def raise_peak(self, job: Job) -> None:
+        """`job.peak_rss` becomes the largest tree RSS this attempt's samples saw, if that is more."""
+        if self.attempt_peak > (job.peak_rss or 0):
+            job.peak_rss = self.attempt_peak
+
     def end_attempt(self, job: Job, from_rusage: float) -> None:
         """Raise the job's figures to what sampling saw (`from_rusage`: the attempt's CPU seconds per the pool)."""
         if self.attempt_cpu > from_rusage:
             job.cpu_seconds = self.cpu_before + self.attempt_cpu
-        if self.attempt_peak > (job.peak_rss or 0):
-            job.peak_rss = self.attempt_peak
+        self.raise_peak(job)
         self.cpu_before = job.cpu_seconds or 0.0
         self.attempt = None
 
