@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 
 import psutil
@@ -36,6 +37,23 @@ MONITOR_AS_NOBODY = textwrap.dedent("""
 """)
 
 
+def stage_imports_for_nobody() -> str:
+    """A world-readable copy of procwidgets and psutil: `nobody` may not be able to read the
+    checkout or its .venv (a clone in a mode-700 directory, as `mktemp -d` makes)."""
+    staged = tempfile.mkdtemp(prefix="procwidgets-nobody-")
+    os.chmod(staged, 0o755)
+    skip = shutil.ignore_patterns("__pycache__")
+    for module in ("procwidgets", "psutil"):
+        source = os.path.dirname(__import__(module).__file__)
+        shutil.copytree(source, os.path.join(staged, module), ignore=skip)
+    for root, dirs, files in os.walk(staged):
+        for name in dirs:
+            os.chmod(os.path.join(root, name), 0o755)
+        for name in files:
+            os.chmod(os.path.join(root, name), 0o644)
+    return staged
+
+
 @pytest.fixture(scope="module")
 def denied_samples():
     """Samples taken by a monitor running as `nobody` of PID 1 and of a root process with one child.
@@ -46,16 +64,19 @@ def denied_samples():
     if os.geteuid() != 0 or shutil.which("setpriv") is None:
         pytest.skip("needs root and setpriv(1) to run the monitor as another user")
     env = {k: v for k, v in os.environ.items() if k != "PROCWIDGETS_TEST_MARK"}
+    staged = stage_imports_for_nobody()
     root_tree = subprocess.Popen(["sh", "-c", "sleep 300 & wait"], env=env)
     sleeper = None
     try:
         sleeper = wait_for(lambda: [p.pid for p in psutil.Process(root_tree.pid).children()], timeout=10)[0]
         run = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
-                              sys.executable, "-c", MONITOR_AS_NOBODY, "1", str(root_tree.pid)],
-                             capture_output=True, text=True, timeout=60, cwd="/")
+                              os.path.realpath(sys.executable), "-c", MONITOR_AS_NOBODY, "1", str(root_tree.pid)],
+                             capture_output=True, text=True, timeout=60, cwd="/",
+                             env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": staged})
         assert run.returncode == 0, run.stderr
         yield json.loads(run.stdout), root_tree.pid
     finally:
+        shutil.rmtree(staged, ignore_errors=True)
         kill_all([root_tree.pid, *([sleeper] if sleeper else [])])
         root_tree.wait()
         assert_all_gone([p for p in (root_tree.pid, sleeper) if p], what="root processes of the test")
